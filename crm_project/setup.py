@@ -1,0 +1,187 @@
+"""Roles and the default beat schedule, written idempotently.
+
+Both are kept as rows staff can see and edit: roles are Django groups, schedules are
+django-celery-beat PeriodicTasks. ``ensure_*`` create what is missing and never
+overwrite what staff changed, so they run safely after every ``migrate`` and from
+commands.
+"""
+
+import json
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+ALL = ("add", "change", "delete", "view")
+VIEW = ("view",)
+EDIT = ("add", "change", "view")
+
+# role -> {"app_label.model": actions}; "*" stands for every model of the app.
+ROLES: dict[str, dict[str, tuple[str, ...]]] = {
+    "owner": {
+        "clients.*": ALL,
+        "services.*": ALL,
+        "packages.*": ALL,
+        "appointments.*": ALL,
+        "auth.user": ALL,
+        "auth.group": VIEW,
+        "django_celery_beat.*": ALL,
+    },
+    "manager": {
+        "clients.*": ALL,
+        "services.*": ALL,
+        "packages.*": ALL,
+        "appointments.*": ALL,
+        "auth.user": VIEW,
+        "django_celery_beat.*": ("change", "view"),
+    },
+    "receptionist": {
+        "clients.client": EDIT,
+        "clients.clientnote": ALL,
+        "clients.interaction": EDIT,
+        "clients.tag": VIEW,
+        "services.*": VIEW,
+        "packages.package": VIEW,
+        "packages.packagepurchase": EDIT,
+        "packages.payment": EDIT,
+        "appointments.appointment": EDIT,
+        "appointments.appointmentstatushistory": VIEW,
+    },
+    "salesperson": {
+        "clients.client": EDIT,
+        "clients.clientnote": ALL,
+        "clients.interaction": EDIT,
+        "clients.tag": VIEW,
+        "services.*": VIEW,
+        "packages.package": VIEW,
+        "packages.packagepurchase": EDIT,
+        "packages.payment": ("add", "view"),
+        "appointments.appointment": EDIT,
+    },
+    "marketer": {
+        "clients.client": VIEW,
+        "clients.tag": ALL,
+        "clients.interaction": VIEW,
+        "services.*": VIEW,
+        "packages.package": ("change", "view"),
+        "appointments.appointment": VIEW,
+    },
+}
+# Custom permissions on top of the model ones.
+EXTRA_PERMISSIONS = {
+    "owner": ["clients.view_medical_info"],
+    "manager": ["clients.view_medical_info"],
+}
+
+
+def _permissions_for(grants: dict[str, tuple[str, ...]]) -> list[Permission]:
+    perms = []
+    for target, actions in grants.items():
+        app_label, model = target.split(".")
+        qs = Permission.objects.filter(content_type__app_label=app_label)
+        if model != "*":
+            qs = qs.filter(content_type__model=model)
+        codenames = [p for p in qs if p.codename.split("_", 1)[0] in actions]
+        perms.extend(p for p in codenames if not p.codename.startswith("view_medical"))
+    return perms
+
+
+def ensure_roles() -> dict[str, int]:
+    """Create the five role groups and give each exactly its permissions.
+
+    Roles are defined here, in code: re-running resets a group's permissions to this
+    definition (staff who need more give users extra permissions, not the group).
+    """
+    counts = {}
+    with transaction.atomic():
+        for role, grants in ROLES.items():
+            group, _ = Group.objects.get_or_create(name=role)
+            perms = _permissions_for(grants)
+            for dotted in EXTRA_PERMISSIONS.get(role, []):
+                app_label, codename = dotted.split(".")
+                perms.extend(
+                    Permission.objects.filter(
+                        content_type__app_label=app_label, codename=codename
+                    )
+                )
+            group.permissions.set(perms)
+            counts[role] = len(perms)
+    return counts
+
+
+@dataclass(frozen=True)
+class DefaultSchedule:
+    name: str
+    task: str
+    minute: str
+    hour: str
+    description: str  # when it runs, in words
+    day_of_week: str = "*"
+
+
+DEFAULT_SCHEDULES = [
+    DefaultSchedule(
+        name="Expire package purchases",
+        task="packages.tasks.expire_package_purchases",
+        minute="15",
+        hour="0",
+        description="Every day at 00:15: purchases past their validity become expired.",
+    ),
+    DefaultSchedule(
+        name="Reconcile client figures",
+        task="clients.tasks.reconcile_client_figures",
+        minute="30",
+        hour="2",
+        description="Every night at 02:30: recompute client figures, fix drift.",
+    ),
+]
+
+
+def ensure_schedules() -> list[str]:
+    """Create missing default periodic tasks; returns the names created.
+
+    An existing task (matched by name) is left as staff last saved it: paused, retimed
+    or edited. Crontabs are in the business time zone.
+    """
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    created = []
+    with transaction.atomic():
+        for item in DEFAULT_SCHEDULES:
+            if PeriodicTask.objects.filter(name=item.name).exists():
+                continue
+            crontab, _ = CrontabSchedule.objects.get_or_create(
+                minute=item.minute,
+                hour=item.hour,
+                day_of_week=item.day_of_week,
+                day_of_month="*",
+                month_of_year="*",
+                timezone=settings.TIME_ZONE,
+            )
+            PeriodicTask.objects.create(
+                name=item.name,
+                task=item.task,
+                crontab=crontab,
+                description=item.description,
+                kwargs=json.dumps({}),
+            )
+            created.append(item.name)
+    return created
+
+
+def ensure_defaults_after_migrate(
+    sender, app_config=None, using="default", **kwargs
+) -> None:
+    # post_migrate fires once per app, ours before the domain apps have their
+    # permissions (auth creates them in its own receiver, app by app), so create them
+    # all first; create_permissions is idempotent.
+    if app_config is None or app_config.name != "crm_project":
+        return
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+
+    for config in apps.get_app_configs():
+        create_permissions(config, verbosity=0, using=using)
+    ensure_roles()
+    ensure_schedules()
