@@ -2,6 +2,7 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -209,6 +210,30 @@ class Client(TimeStamped):
 
     def get_absolute_url(self) -> str:
         return reverse("admin:clients_client_change", args=[self.pk])
+
+    def clean(self) -> None:
+        from crm_project.phones import validate_phone
+
+        errors = {}
+        for field in ("phone", "emergency_contact_phone"):
+            try:
+                setattr(self, field, validate_phone(getattr(self, field)))
+            except ValidationError as error:
+                errors[field] = error.messages
+        self.email = (self.email or "").strip().lower()
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs) -> None:
+        """Store contacts in their one comparable form, whatever path saves."""
+        from crm_project.phones import normalize_phone
+
+        self.email = (self.email or "").strip().lower()
+        for field in ("phone", "emergency_contact_phone"):
+            raw = getattr(self, field)
+            if raw and not raw.startswith("+"):
+                setattr(self, field, normalize_phone(raw) or raw)
+        super().save(*args, **kwargs)
 
     @property
     def full_name(self) -> str:
