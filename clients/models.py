@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from crm_project.models import TimeStamped
+from crm_project.phones import normalize_phone, validate_phone
 from services.models import Contraindication
 
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
@@ -208,12 +209,20 @@ class Client(TimeStamped):
     def __str__(self) -> str:
         return self.full_name
 
+    def save(self, *args, **kwargs) -> None:
+        """Store contacts in their one comparable form, whatever path saves."""
+        self.email = (self.email or "").strip().lower()
+        for field in ("phone", "emergency_contact_phone"):
+            raw = getattr(self, field)
+            if raw:
+                # An invalid number is left as typed; forms reject it in clean().
+                setattr(self, field, normalize_phone(raw) or raw)
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("admin:clients_client_change", args=[self.pk])
 
     def clean(self) -> None:
-        from crm_project.phones import validate_phone
-
         errors = {}
         for field in ("phone", "emergency_contact_phone"):
             try:
@@ -223,17 +232,6 @@ class Client(TimeStamped):
         self.email = (self.email or "").strip().lower()
         if errors:
             raise ValidationError(errors)
-
-    def save(self, *args, **kwargs) -> None:
-        """Store contacts in their one comparable form, whatever path saves."""
-        from crm_project.phones import normalize_phone
-
-        self.email = (self.email or "").strip().lower()
-        for field in ("phone", "emergency_contact_phone"):
-            raw = getattr(self, field)
-            if raw and not raw.startswith("+"):
-                setattr(self, field, normalize_phone(raw) or raw)
-        super().save(*args, **kwargs)
 
     @property
     def full_name(self) -> str:
