@@ -50,8 +50,7 @@ class Channel(models.TextChoices):
 
 class ClientQuerySet(models.QuerySet):
     def search_phone(self, raw: str):
-        from crm_project.phones import normalize_phone
-
+        """Clients whose phone equals ``raw`` typed in any format (an index lookup)."""
         phone = normalize_phone(raw)
         return self.filter(phone=phone) if phone else self.none()
 
