@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -196,22 +196,34 @@ class Appointment(TimeStamped):
         return f"{self.service} · {self.client} · {when}"
 
     def save(self, *args, **kwargs) -> None:
-        """Enforce the lifecycle whatever path saves; the signal writes history."""
-        self._old_status = None
-        if self.pk and not self._state.adding:
-            self._old_status = (
-                type(self)
-                .objects.filter(pk=self.pk)
-                .values_list("status", flat=True)
-                .first()
-            )
-        if (
-            self._old_status is not None
-            and self._old_status != self.status
-            and self.status not in ALLOWED_TRANSITIONS[self._old_status]
-        ):
-            raise InvalidTransition(self._old_status, self.status)
-        super().save(*args, **kwargs)
+        """Enforce the lifecycle whatever path saves; the signal writes history.
+
+        The save and its post_save work (history row, package session) share one
+        transaction, so a failure there (no session left) undoes the status change,
+        also for a plain ``save()`` outside any transaction. The row is locked while
+        its stored status is read, so racing saves record one change.
+        """
+        with transaction.atomic(using=kwargs.get("using")):
+            self._old_status = None
+            if self.pk and not self._state.adding:
+                stored = (
+                    type(self)
+                    .objects.select_for_update()
+                    .filter(pk=self.pk)
+                    .values_list("status", "session_consumed")
+                    .first()
+                )
+                if stored is not None:
+                    # Only the services' conditional update flips session_consumed;
+                    # a stale instance must not write an old value back.
+                    self._old_status, self.session_consumed = stored
+            if (
+                self._old_status is not None
+                and self._old_status != self.status
+                and self.status not in ALLOWED_TRANSITIONS[self._old_status]
+            ):
+                raise InvalidTransition(self._old_status, self.status)
+            super().save(*args, **kwargs)
 
     def can_transition_to(self, status: str) -> bool:
         return status in ALLOWED_TRANSITIONS.get(self.status, frozenset())

@@ -235,6 +235,9 @@ def change_status(
         locked._status_note = note
         locked.save(update_fields=["status", "updated_at"])
     appointment.status = locked.status
+    # The caller's instance may be saved or deleted next: it must know it holds (or
+    # no longer holds) a session, or the session would never be given back.
+    appointment.session_consumed = locked.session_consumed
     return locked
 
 
