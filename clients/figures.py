@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db.models import Count, Max, Min, Q, Sum
+from django.utils import timezone
 
 from .models import Client
 
@@ -48,6 +49,9 @@ FIGURE_FIELDS = (
 
 @dataclass(frozen=True)
 class SourceAggregates:
+    """Aggregates of one client's rows; datetimes are aware and judged by their day in
+    the business time zone (the database returns them in UTC)."""
+
     visits: int = 0
     first_visit_at: dt.datetime | None = None
     last_visit_at: dt.datetime | None = None
@@ -109,7 +113,7 @@ def lifecycle_stage(agg: SourceAggregates, today: dt.date) -> str:
     rules = settings.CRM_LIFECYCLE
     if agg.visits == 0:
         return Client.Stage.NEW if agg.spent > 0 else Client.Stage.LEAD
-    idle_days = (today - agg.last_visit_at.date()).days
+    idle_days = (today - timezone.localdate(agg.last_visit_at)).days
     if idle_days >= rules["CHURNED_DAYS"]:
         return Client.Stage.CHURNED
     if idle_days >= rules["AT_RISK_DAYS"]:
@@ -131,7 +135,7 @@ def lifetime_value(agg: SourceAggregates, stage: str, today: dt.date) -> Decimal
     """
     if agg.spent <= 0 or agg.first_payment_at is None:
         return Decimal("0.00")
-    first = agg.first_payment_at.date()
+    first = timezone.localdate(agg.first_payment_at)
     months = max(
         MIN_TENURE_MONTHS, (today.year - first.year) * 12 + today.month - first.month
     )
@@ -148,7 +152,7 @@ def _band_up(value, thresholds) -> int:
 def rfm_score(agg: SourceAggregates, today: dt.date) -> int:
     recency = 0
     if agg.last_visit_at is not None:
-        idle = (today - agg.last_visit_at.date()).days
+        idle = (today - timezone.localdate(agg.last_visit_at)).days
         recency = sum(1 for limit in RECENCY_DAYS if idle <= limit)
     frequency = _band_up(agg.visits_last_year, FREQUENCY_VISITS)
     monetary = _band_up(agg.spent_last_year, MONETARY_SPENT)
