@@ -42,13 +42,13 @@ pytestmark = [
     ),
 ]
 
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls
-# (creating rows) are still synchronous and safe.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 
 @pytest.fixture
-def browser_page():
+def browser_page(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread, which makes Django
+    # refuse ORM calls here; ours are plain synchronous ones. Only for this test: the
+    # variable must not leak into other tests or the subprocesses they start.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
