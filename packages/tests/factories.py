@@ -13,6 +13,7 @@ class PackageFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Package
         django_get_or_create = ("name",)
+        skip_postgeneration_save = True  # services.set() needs no second save
 
     name = factory.Sequence(lambda n: f"Package {n}")
     sessions = 10
