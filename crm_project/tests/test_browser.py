@@ -44,7 +44,12 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser_page(monkeypatch):
+def browser_locale():
+    return "en-US"
+
+
+@pytest.fixture
+def browser_page(monkeypatch, browser_locale):
     # Playwright's sync API runs an event loop in this thread, which makes Django
     # refuse ORM calls here; ours are plain synchronous ones. Only for this test: the
     # variable must not leak into other tests or the subprocesses they start.
@@ -55,7 +60,7 @@ def browser_page(monkeypatch):
         )
         try:
             context = browser.new_context(
-                viewport={"width": 1400, "height": 900}, locale="en-US"
+                viewport={"width": 1400, "height": 900}, locale=browser_locale
             )
             context.set_default_timeout(15_000)
             yield context.new_page()
@@ -75,13 +80,9 @@ def test_staff_log_in_and_open_a_client_without_external_requests(
     page.on("request", lambda request: requested.append(request.url))
 
     # When staff log in through the form
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("input[name=username]", admin_user.username)
-    page.fill("input[name=password]", "password")  # pytest-django's admin_user
-    page.click("button[type=submit], input[type=submit]")
+    log_in(page, live_server, admin_user)
 
     # Then the dashboard shows the day, with the client booked today
-    page.wait_for_url(f"{live_server.url}/admin/")
     dashboard = page.locator("body")
     sync_api.expect(dashboard).to_contain_text("Today's appointments")
     sync_api.expect(page.locator("#todays-appointments")).to_contain_text("Lopez")
@@ -100,3 +101,29 @@ def test_staff_log_in_and_open_a_client_without_external_requests(
     network = [url for url in requested if urlsplit(url).scheme in ("http", "https")]
     assert network
     assert [url for url in network if urlsplit(url).netloc != live_host] == []
+
+
+def log_in(page, live_server, user) -> None:
+    """Through the login form; the password is pytest-django's admin_user's."""
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "password")
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+
+
+@pytest.mark.parametrize("browser_locale", ["es-ES"])
+def test_a_spanish_browser_gets_the_admin_in_spanish(
+    live_server, admin_user, browser_page
+):
+    ClientFactory(first_name="Lucía", last_name="Fernández")
+
+    log_in(browser_page, live_server, admin_user)
+
+    sync_api.expect(browser_page.locator("body")).to_contain_text("Citas de hoy")
+    browser_page.goto(f"{live_server.url}/admin/clients/client/")
+    sync_api.expect(browser_page.locator("body")).to_contain_text("Clientes")
+    sync_api.expect(browser_page.locator("#result_list")).to_contain_text("Fernández")
+    browser_page.screenshot(
+        path=str(SCREENSHOTS / "crm-browser-clients-es.png"), full_page=True
+    )
