@@ -1,0 +1,477 @@
+import datetime as dt
+from collections import Counter
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from crm_project.admin_tools import (
+    ClientSearchMixin,
+    ReadOnlyInlineMixin,
+    ServiceErrorsAsMessagesMixin,
+    admin_link,
+    copy_saved,
+    error_messages,
+    report_skipped,
+    status_badge,
+)
+from crm_project.pagination import EstimatedCountPaginator
+from crm_project.timeutils import day_bounds, week_bounds
+from packages.services import NoSessionsLeft
+
+from . import services
+from .forms import AppointmentAdminForm
+from .models import (
+    Appointment,
+    AppointmentStatusHistory,
+    InvalidTransition,
+    Status,
+)
+
+
+class StaffFilter(admin.RelatedFieldListFilter):
+    """Staff members only, not every user account."""
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            ordering=ordering,
+            limit_choices_to={"is_staff": True},
+        )
+
+
+class WhenFilter(admin.SimpleListFilter):
+    """The front desk's days and weeks, in the business time zone."""
+
+    title = _("date")
+    parameter_name = "when"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("today", _("Today")),
+            ("tomorrow", _("Tomorrow")),
+            ("this_week", _("This week")),
+            ("next_week", _("Next week")),
+            ("upcoming", _("From now on")),
+            ("past", _("Before now")),
+        ]
+
+    def queryset(self, request, queryset):
+        today = timezone.localdate()
+        value = self.value()
+        if value == "today":
+            return queryset.between(*day_bounds(today))
+        if value == "tomorrow":
+            return queryset.between(*day_bounds(today + dt.timedelta(days=1)))
+        if value == "this_week":
+            return queryset.between(*week_bounds(today))
+        if value == "next_week":
+            return queryset.between(*week_bounds(today + dt.timedelta(days=7)))
+        if value == "upcoming":
+            return queryset.filter(start_at__gte=timezone.now())
+        if value == "past":
+            return queryset.filter(start_at__lt=timezone.now())
+        return queryset
+
+
+class StatusHistoryInline(ReadOnlyInlineMixin, admin.TabularInline):
+    model = AppointmentStatusHistory
+    verbose_name_plural = _("status history")
+    fields = ["changed_at", "from_badge", "to_badge", "changed_by", "note"]
+    readonly_fields = fields
+    max_rows = None
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("changed_by")
+            .order_by("-changed_at", "-id")
+        )
+
+    @admin.display(description=_("from"))
+    def from_badge(self, obj):
+        if not obj.from_status:
+            return "—"
+        return status_badge(obj.from_status, obj.get_from_status_display())
+
+    @admin.display(description=_("to"))
+    def to_badge(self, obj):
+        return status_badge(obj.to_status, obj.get_to_status_display())
+
+
+# action name -> (target status, service, "n changed" message)
+TRANSITIONS = {
+    "confirm": (
+        Status.CONFIRMED,
+        services.confirm_appointment,
+        lambda n: ngettext(
+            "%(count)d appointment confirmed.", "%(count)d appointments confirmed.", n
+        ),
+    ),
+    "check_in": (
+        Status.CHECKED_IN,
+        services.check_in_appointment,
+        lambda n: ngettext(
+            "%(count)d appointment checked in.",
+            "%(count)d appointments checked in.",
+            n,
+        ),
+    ),
+    "complete": (
+        Status.COMPLETED,
+        services.complete_appointment,
+        lambda n: ngettext(
+            "%(count)d appointment completed.", "%(count)d appointments completed.", n
+        ),
+    ),
+    "cancel": (
+        Status.CANCELLED,
+        services.cancel_appointment,
+        lambda n: ngettext(
+            "%(count)d appointment cancelled.", "%(count)d appointments cancelled.", n
+        ),
+    ),
+    "no_show": (
+        Status.NO_SHOW,
+        services.mark_no_show,
+        lambda n: ngettext(
+            "%(count)d appointment marked as no-show.",
+            "%(count)d appointments marked as no-show.",
+            n,
+        ),
+    ),
+}
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(
+    ServiceErrorsAsMessagesMixin, ClientSearchMixin, admin.ModelAdmin
+):
+    form = AppointmentAdminForm
+    # NoSessionsLeft is a ValidationError; both named for the reader.
+    service_errors = (ValidationError, NoSessionsLeft, InvalidTransition)
+    list_display = [
+        "start_at",
+        "client",
+        "service",
+        "staff",
+        "status_badge",
+        "price",
+        "purchase_display",
+    ]
+    list_select_related = ["client", "service", "staff", "purchase__package"]
+    list_filter = ["status", "service", ("staff", StaffFilter), WhenFilter]
+    date_hierarchy = "start_at"
+    client_search_prefix = "client__"
+    search_fields = ["client__first_name", "client__last_name", "client__phone"]
+    search_help_text = _("A client's name, or their phone number in any format.")
+    autocomplete_fields = ["client", "service", "staff", "purchase"]
+    inlines = [StatusHistoryInline]
+    actions = [
+        "confirm_selected",
+        "check_in_selected",
+        "complete_selected",
+        "cancel_selected",
+        "no_show_selected",
+    ]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
+
+    add_fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "client",
+                    "service",
+                    "staff",
+                    "start_at",
+                    "purchase",
+                    "notes",
+                ],
+                "description": _(
+                    "The end time comes from the service's duration and the price "
+                    "from the service, or from the package price per session, when "
+                    "you save."
+                ),
+            },
+        ),
+        (
+            _("Contraindications"),
+            {"fields": ["contraindication_override", "override_reason"]},
+        ),
+    ]
+    readonly_fields = [
+        "end_at",
+        "price",
+        "session_consumed",
+        "override_by",
+        "booked_by",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.add_fieldsets
+        fieldsets = [
+            (
+                None,
+                {
+                    "fields": [
+                        "client",
+                        "service",
+                        "staff",
+                        ("start_at", "end_at"),
+                        "price",
+                        "purchase",
+                        "notes",
+                    ]
+                },
+            ),
+            (
+                _("Status"),
+                {"fields": ["status", "status_note", "session_consumed"]},
+            ),
+            (
+                _("Contraindications"),
+                {
+                    "fields": [
+                        "contraindication_override",
+                        "override_reason",
+                        "override_by",
+                    ]
+                },
+            ),
+        ]
+        if obj.status == Status.COMPLETED:
+            fieldsets.append(
+                (_("Feedback"), {"fields": ["feedback_rating", "feedback_comment"]})
+            )
+        fieldsets.append(
+            (_("Booking"), {"fields": ["booked_by", ("created_at", "updated_at")]})
+        )
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else super().get_readonly_fields(request, obj)
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else super().get_inlines(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            booked = services.book_appointment(
+                obj.client,
+                service=obj.service,
+                start_at=obj.start_at,
+                staff=obj.staff,
+                purchase=obj.purchase,
+                override_contraindications=obj.contraindication_override,
+                override_reason=obj.override_reason,
+                notes=obj.notes,
+                by=request.user,
+            )
+            copy_saved(booked, obj)
+            return
+        self._save_change(request, obj, form)
+
+    def _save_change(self, request, obj, form) -> None:
+        """Save the edited fields, then move the status through the service.
+
+        Only the fields the form changed are written, with the row locked, so a
+        status or session flag changed meanwhile by someone else is never overwritten.
+        """
+        old_status = form.stored_status
+        new_status = obj.status
+        changed = set(form.changed_data)
+        with transaction.atomic():
+            locked = (
+                Appointment.objects.select_for_update()
+                .only("status", "session_consumed")
+                .get(pk=obj.pk)
+            )
+            if locked.status != old_status:
+                raise ValidationError(
+                    gettext(
+                        "Someone changed this appointment to %(status)s while you "
+                        "were editing it; nothing was saved. Check it and try again."
+                    )
+                    % {"status": locked.get_status_display()}
+                )
+            obj.status = old_status
+            obj.session_consumed = locked.session_consumed
+            editable = {
+                f.name
+                for f in Appointment._meta.concrete_fields
+                if f.editable and f.name != "status"
+            }
+            update = changed & editable
+            if update & {"start_at", "service"}:
+                obj.end_at = obj.start_at + dt.timedelta(
+                    minutes=obj.service.duration_minutes
+                )
+                update.add("end_at")
+            if update & {"service", "purchase"}:
+                obj.price = (
+                    services.session_price(obj.purchase)
+                    if obj.purchase
+                    else obj.service.price
+                )
+                update.add("price")
+            if update & {"client", "service", "contraindication_override"}:
+                overridden = bool(
+                    obj.contraindication_override
+                    and services.contraindications_for(obj.client, obj.service)
+                )
+                obj.override_by = request.user if overridden else None
+                update.add("override_by")
+            if update:
+                obj.save(update_fields=[*sorted(update), "updated_at"])
+            if new_status != old_status:
+                services.change_status(
+                    obj,
+                    new_status,
+                    by=request.user,
+                    note=form.cleaned_data.get("status_note", ""),
+                )
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj):
+        return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description=_("package purchase"), ordering="purchase")
+    def purchase_display(self, obj):
+        if obj.purchase is None:
+            return "—"
+        return admin_link(obj.purchase, obj.purchase.package.name)
+
+    # --- Bulk actions: one service call per row, each in its own savepoint. --------
+
+    def _run_transition(self, request, queryset, action: str) -> None:
+        target, service, changed_message = TRANSITIONS[action]
+        changed = 0
+        skipped: Counter[str] = Counter()
+        for appointment in queryset.order_by("start_at", "pk"):
+            if appointment.status == target:
+                skipped[
+                    gettext("already %(status)s") % {"status": target.label.lower()}
+                ] += 1
+                continue
+            try:
+                with transaction.atomic():
+                    service(appointment, by=request.user)
+            except InvalidTransition as exc:
+                skipped[
+                    gettext("cannot go from %(old)s to %(new)s")
+                    % {"old": Status(exc.old).label, "new": Status(exc.new).label}
+                ] += 1
+            except NoSessionsLeft:
+                skipped[gettext("no session left on the package")] += 1
+            except ValidationError as exc:
+                skipped["; ".join(error_messages(exc))] += 1
+            else:
+                changed += 1
+        if changed:
+            self.message_user(
+                request, changed_message(changed) % {"count": changed}, messages.SUCCESS
+            )
+        elif not skipped:
+            self.message_user(request, gettext("Nothing to change."), messages.INFO)
+        report_skipped(self, request, skipped)
+
+    @admin.action(
+        description=_("Confirm the selected appointments"), permissions=["change"]
+    )
+    def confirm_selected(self, request, queryset):
+        self._run_transition(request, queryset, "confirm")
+
+    @admin.action(
+        description=_("Check in the selected appointments"), permissions=["change"]
+    )
+    def check_in_selected(self, request, queryset):
+        self._run_transition(request, queryset, "check_in")
+
+    @admin.action(
+        description=_("Complete the selected appointments"), permissions=["change"]
+    )
+    def complete_selected(self, request, queryset):
+        self._run_transition(request, queryset, "complete")
+
+    @admin.action(
+        description=_("Cancel the selected appointments"), permissions=["change"]
+    )
+    def cancel_selected(self, request, queryset):
+        self._run_transition(request, queryset, "cancel")
+
+    @admin.action(
+        description=_("Mark the selected appointments as no-show"),
+        permissions=["change"],
+    )
+    def no_show_selected(self, request, queryset):
+        self._run_transition(request, queryset, "no_show")
+
+
+@admin.register(AppointmentStatusHistory)
+class AppointmentStatusHistoryAdmin(ClientSearchMixin, admin.ModelAdmin):
+    list_display = [
+        "changed_at",
+        "appointment_link",
+        "from_badge",
+        "to_badge",
+        "changed_by",
+        "note",
+    ]
+    list_select_related = [
+        "appointment__client",
+        "appointment__service",
+        "changed_by",
+    ]
+    list_filter = ["to_status", "from_status", "changed_at"]
+    client_search_prefix = "appointment__client__"
+    search_fields = [
+        "appointment__client__first_name",
+        "appointment__client__last_name",
+        "appointment__client__phone",
+    ]
+    fields = [
+        "appointment",
+        "from_status",
+        "to_status",
+        "changed_by",
+        "changed_at",
+        "note",
+    ]
+    readonly_fields = fields
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    list_per_page = 50
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("appointment"), ordering="appointment")
+    def appointment_link(self, obj):
+        return admin_link(obj.appointment)
+
+    @admin.display(description=_("from"), ordering="from_status")
+    def from_badge(self, obj):
+        if not obj.from_status:
+            return "—"
+        return status_badge(obj.from_status, obj.get_from_status_display())
+
+    @admin.display(description=_("to"), ordering="to_status")
+    def to_badge(self, obj):
+        return status_badge(obj.to_status, obj.get_to_status_display())
