@@ -1,6 +1,6 @@
 import datetime as dt
 import logging
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -39,7 +39,14 @@ def sell_package(
         raise ValidationError(
             _("The package “%(name)s” is not on sale.") % {"name": package}
         )
-    price = package.price if price is None else Decimal(price)
+    if price is not None:
+        try:
+            parsed = Decimal(price)
+        except (InvalidOperation, TypeError, ValueError):
+            parsed = None
+        if parsed is None or not parsed.is_finite():
+            raise ValidationError(_("“%(price)s” is not a price.") % {"price": price})
+    price = package.price if price is None else parsed
     if price < 0:
         raise ValidationError(_("A price cannot be negative."))
     if payment_method not in Payment.Method.values:

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clients.tests.factories import ClientFactory, UserFactory
@@ -166,6 +167,17 @@ def test_a_negative_price_is_refused_and_writes_nothing(clock):
     assert nothing_written()
 
 
+@pytest.mark.parametrize("price", ["abc", "", "NaN", "Infinity"])
+def test_a_price_that_is_not_a_number_is_refused_and_writes_nothing(clock, price):
+    with pytest.raises(ValidationError) as error:
+        services.sell_package(
+            ClientFactory(), PackageFactory(), payment_method="card", price=price
+        )
+
+    assert error.value.messages == [f"“{price}” is not a price."]
+    assert nothing_written()
+
+
 def test_a_bad_receipt_undoes_the_whole_sale(clock):
     client = ClientFactory()
     fake = SimpleUploadedFile("receipt.pdf", b"<html>not a pdf</html>")
@@ -244,6 +256,15 @@ def test_consuming_from_a_purchase_that_is_not_active_fails(used, status):
 
     assert "no session left" in error.value.messages[0]
     assert state(purchase) == (used, status)
+
+
+def test_the_database_refuses_more_sessions_used_than_bought():
+    purchase = PackagePurchaseFactory(sessions_total=2)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PackagePurchase.objects.filter(pk=purchase.pk).update(sessions_used=3)
+
+    assert state(purchase) == (0, Status.ACTIVE)
 
 
 def test_releasing_gives_one_session_back():
