@@ -49,6 +49,12 @@ FORBIDDEN_SAMPLE = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def business_time_zone(settings):
+    """The dates below are written for a studio in New York."""
+    settings.TIME_ZONE = "America/New_York"
+
+
 @pytest.fixture
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:

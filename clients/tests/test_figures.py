@@ -25,6 +25,12 @@ UTC = dt.UTC
 TODAY = dt.date(2026, 6, 15)
 
 
+@pytest.fixture(autouse=True)
+def business_time_zone(settings):
+    """The dates below are written for a studio in New York."""
+    settings.TIME_ZONE = "America/New_York"
+
+
 def at(day: dt.date, hour: int = 10) -> dt.datetime:
     """A moment on ``day`` in the business time zone, as the database returns it."""
     return dt.datetime.combine(day, dt.time(hour), tzinfo=NY).astimezone(UTC)

@@ -28,6 +28,12 @@ NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=NY)
 
 
 @pytest.fixture(autouse=True)
+def business_time_zone(settings):
+    """The dates below are written for a studio in New York."""
+    settings.TIME_ZONE = "America/New_York"
+
+
+@pytest.fixture(autouse=True)
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller

@@ -29,6 +29,12 @@ PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n"
 Status = PackagePurchase.Status
 
 
+@pytest.fixture(autouse=True)
+def business_time_zone(settings):
+    """The dates below are written for a studio in New York."""
+    settings.TIME_ZONE = "America/New_York"
+
+
 @pytest.fixture
 def clock():
     with time_machine.travel(NOON, tick=False) as traveller:
