@@ -19,10 +19,11 @@ from appointments.models import (
     InvalidTransition,
 )
 from appointments.tests.factories import AppointmentFactory
-from clients.tests.factories import UserFactory
+from clients.tests.factories import ClientFactory, UserFactory
 from packages.models import PackagePurchase
 from packages.services import NoSessionsLeft
 from packages.tests.factories import PackageFactory, PackagePurchaseFactory
+from services.tests.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -81,10 +82,8 @@ def purchase_state(purchase) -> tuple[int, str]:
 
 def test_creating_an_appointment_writes_one_history_row():
     appointment = Appointment.objects.create(
-        client=AppointmentFactory.build().client.__class__.objects.create(
-            first_name="Ada"
-        ),
-        service=AppointmentFactory().service,
+        client=ClientFactory(),
+        service=ServiceFactory(),
         start_at=NOW,
         end_at=NOW + dt.timedelta(minutes=30),
         price=Decimal("50.00"),
