@@ -18,7 +18,7 @@ from crm_project.admin_tools import (
     report_skipped,
     status_badge,
 )
-from crm_project.pagination import EstimatedCountPaginator
+from crm_project.pagination import EstimatedCountPaginator, IndexedDatesMixin
 from crm_project.timeutils import day_bounds, week_bounds
 from packages.services import NoSessionsLeft
 
@@ -150,7 +150,7 @@ TRANSITIONS = {
 
 @admin.register(Appointment)
 class AppointmentAdmin(
-    ServiceErrorsAsMessagesMixin, ClientSearchMixin, admin.ModelAdmin
+    IndexedDatesMixin, ServiceErrorsAsMessagesMixin, ClientSearchMixin, admin.ModelAdmin
 ):
     form = AppointmentAdminForm
     # NoSessionsLeft is a ValidationError; both named for the reader.

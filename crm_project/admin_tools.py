@@ -25,6 +25,9 @@ from crm_project.phones import normalize_phone
 # that a short number or a year is not mistaken for a phone.
 PHONE_LIKE = re.compile(r"^\+?[\d\s().\-]+$")
 MIN_PHONE_DIGITS = 6
+# A name search through a relation looks the clients up first when they are at most
+# this many (see search_clients).
+MAX_NAME_MATCHES = 500
 
 
 def looks_like_phone(term: str) -> bool:
@@ -68,16 +71,36 @@ def search_clients(
             .filter(_search_email=term.lower())
             .exclude(**{f"{prefix}email": ""})
         )
-    for word in term.split():
-        condition = (
+    words = term.split()
+    if prefix and not text_fields:
+        # A name matches a handful of clients: find them once, then the list's
+        # count, page and date queries each take the client index instead of
+        # repeating the name scan through a join.
+        from clients.models import Client
+
+        ids = list(
+            Client.objects.filter(_name_condition(words, ""))
+            .order_by()
+            .values_list("pk", flat=True)[: MAX_NAME_MATCHES + 1]
+        )
+        if len(ids) <= MAX_NAME_MATCHES:
+            return queryset.filter(**{f"{prefix}pk__in": ids})
+    return queryset.filter(_name_condition(words, prefix, text_fields))
+
+
+def _name_condition(words, prefix: str, text_fields: Iterable[str] = ()) -> Q:
+    """Every word in the first or last name, a text field, or the referral code."""
+    condition = Q()
+    for word in words:
+        either = (
             Q(**{f"{prefix}first_name__icontains": word})
             | Q(**{f"{prefix}last_name__icontains": word})
             | Q(**{f"{prefix}referral_code": word.upper()})
         )
         for field in text_fields:
-            condition |= Q(**{f"{field}__icontains": word})
-        queryset = queryset.filter(condition)
-    return queryset
+            either |= Q(**{f"{field}__icontains": word})
+        condition &= either
+    return condition
 
 
 class ClientSearchMixin:

@@ -49,7 +49,7 @@ def make_history(i: int) -> AppointmentStatusHistory:
 # PostgreSQL; SQLite runs one fewer on the big lists, whose paginator first reads
 # PostgreSQL's row estimate)
 ADMINS = {
-    "appointment": (Appointment, make_appointment, "Lastname3", 3, 11),
+    "appointment": (Appointment, make_appointment, "Lastname3", 3, 12),
     "history": (AppointmentStatusHistory, make_history, "Lastname3", 3, 7),
 }
 
@@ -509,3 +509,47 @@ def test_each_action_moves_a_scheduled_appointment(
     assert messages_of(response) == [message]
     appointment.refresh_from_db()
     assert appointment.status == status
+
+
+def test_a_name_matching_many_clients_still_finds_their_appointments(
+    admin_client, monkeypatch
+):
+    monkeypatch.setattr("crm_project.admin_tools.MAX_NAME_MATCHES", 1)
+    wanted = [
+        AppointmentFactory(client=ClientFactory(last_name="Stewart")) for _ in range(2)
+    ]
+    AppointmentFactory(client=ClientFactory(last_name="Ortiz"))
+
+    response = admin_client.get(changelist_url(Appointment), {"q": "stew"})
+
+    assert result_pks(response) == {a.pk for a in wanted}
+
+
+# --- Dashboard ------------------------------------------------------------------------
+
+
+def test_the_dashboard_shows_today_and_the_packages_expiring_this_week(admin_client):
+    client = ClientFactory(first_name="Maria", last_name="Lopez")
+    AppointmentFactory(client=client, start_at=local_start(days=0, hour=12))
+    AppointmentFactory(start_at=local_start(days=3))
+    expiring = PackagePurchaseFactory(
+        client=ClientFactory(last_name="Expiring"),
+        expires_on=timezone.localdate() + dt.timedelta(days=2),
+    )
+
+    response = admin_client.get("/admin/")
+
+    assert response.status_code == 200
+    assert len(response.context["todays_appointments"]) == 1
+    assert response.context["expiring_purchases"] == [expiring]
+    html = response.content.decode()
+    assert change_url(client) in html
+    assert change_url(expiring) in html
+    today_list = admin_client.get(changelist_url(Appointment), {"when": "today"})
+    assert today_list.status_code == 200
+    assert len(result_pks(today_list)) == 1
+    week_list = admin_client.get(
+        changelist_url(PackagePurchase),
+        {"status__exact": "active", "expiry": "week"},
+    )
+    assert result_pks(week_list) == {expiring.pk}

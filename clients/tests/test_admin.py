@@ -429,3 +429,19 @@ def test_client_autocomplete_finds_by_phone(admin_client):
     )
 
     assert [r["id"] for r in response.json()["results"]] == [str(wanted.pk)]
+
+
+def test_the_client_page_links_to_their_full_records(admin_client):
+    client = ClientFactory()
+    InteractionFactory(client=client)
+    InteractionFactory()
+
+    page = admin_client.get(change_url(client)).content.decode()
+
+    for model in ("appointment", "packagepurchase", "payment", "interaction"):
+        assert f"/{model}/?client__id__exact={client.pk}" in page
+    listing = admin_client.get(
+        changelist_url(Interaction), {"client__id__exact": client.pk}
+    )
+    assert listing.status_code == 200
+    assert len(result_pks(listing)) == 1
