@@ -256,8 +256,7 @@ class AdminBench:
                 ours_url = reverse(f"{ours_ns}:{view}")
                 bare_url = reverse(f"{bare_ns}:{view}")
                 for case, params in self.cases(key, model):
-                    ours = self._measure(http, ours_url, params)
-                    bare = self._measure(http, bare_url, params)
+                    ours, bare = self._measure(http, ours_url, bare_url, params)
                     result = CaseResult(
                         model=key,
                         case=case,
@@ -273,17 +272,21 @@ class AdminBench:
             http.logout()
         return results
 
-    def _measure(self, http: HttpClient, url: str, params: dict) -> Run:
-        http.get(url, params)  # warm-up: caches, connection, first plans
-        run = Run(status=0)
+    def _measure(self, http: HttpClient, ours_url: str, bare_url: str, params: dict):
+        """Alternate ours and bare, so that load from elsewhere on the machine falls
+        on both alike; the first request of each (caches, plans) is not timed."""
+        runs = {ours_url: Run(status=0), bare_url: Run(status=0)}
+        for url in runs:
+            http.get(url, params)
         for _ in range(self.repeat):
-            with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
-                response = http.get(url, params)
-                run.seconds.append(time.perf_counter() - started)
-            run.status = response.status_code
-            run.queries = captured.captured_queries
-        return run
+            for url, run in runs.items():
+                with CaptureQueriesContext(connection) as captured:
+                    started = time.perf_counter()
+                    response = http.get(url, params)
+                    run.seconds.append(time.perf_counter() - started)
+                run.status = response.status_code
+                run.queries = captured.captured_queries
+        return runs[ours_url], runs[bare_url]
 
 
 def explain(sql: str) -> str:

@@ -46,7 +46,7 @@ from clients.figures import (
     aggregate_sources,
     compute_figures,
 )
-from clients.models import Client, ClientNote, Interaction, Tag
+from clients.models import Client, ClientNote, Interaction, Tag, new_referral_code
 from crm_project.setup import ensure_roles
 from packages.catalogue import load_packages
 from packages.models import Package, PackagePurchase, Payment
@@ -292,11 +292,13 @@ def _tags() -> list[int]:
 
 
 def _avoid_taken_contacts(chunk) -> None:
-    """Blank the generated phones and e-mails that clients made by hand already use
-    (generated ones never collide with each other: they derive from the ids)."""
+    """Blank the generated phones and e-mails that clients made by hand already use,
+    and redraw their taken referral codes (generated ones never collide with each
+    other: they derive from the ids)."""
     rows = chunk.rows.get(CLIENTS.name, [])
     phone_at = CLIENTS.columns.index("phone")
     email_at = CLIENTS.columns.index("email")
+    code_at = CLIENTS.columns.index("referral_code")
     phones = {row[phone_at] for row in rows if row[phone_at]}
     emails = {row[email_at] for row in rows if row[email_at]}
     taken_phones = set(
@@ -307,11 +309,19 @@ def _avoid_taken_contacts(chunk) -> None:
         .filter(e__in=emails)
         .values_list("e", flat=True)
     )
-    if not (taken_phones or taken_emails):
+    taken_codes = set(
+        Client.objects.filter(
+            referral_code__in=[row[code_at] for row in rows]
+        ).values_list("referral_code", flat=True)
+    )
+    if not (taken_phones or taken_emails or taken_codes):
         return
     for i, row in enumerate(rows):
-        if row[phone_at] in taken_phones or row[email_at] in taken_emails:
-            row = list(row)
-            row[phone_at] = "" if row[phone_at] in taken_phones else row[phone_at]
-            row[email_at] = "" if row[email_at] in taken_emails else row[email_at]
-            rows[i] = tuple(row)
+        fixed = list(row)
+        if row[phone_at] in taken_phones:
+            fixed[phone_at] = ""
+        if row[email_at] in taken_emails:
+            fixed[email_at] = ""
+        if row[code_at] in taken_codes:
+            fixed[code_at] = new_referral_code()
+        rows[i] = tuple(fixed)

@@ -19,6 +19,7 @@ from appointments.models import (
 )
 from clients.models import Client
 from clients.services import reconcile_client_figures
+from clients.tests.factories import ClientFactory
 from crm_project.demo import seed_demo
 from packages.models import PackagePurchase, Payment
 
@@ -201,3 +202,22 @@ def test_the_command_prints_what_it_made_and_how_long_it_took(db):
     assert "appointments_appointment" in text
     assert "0 differ" in text
     assert "Seeded 12 clients in" in text
+
+
+def test_contacts_taken_by_hand_made_clients_are_not_reused(db, monkeypatch):
+    from crm_project.demo import generate
+
+    taken = ClientFactory(phone="+12125550100")
+    monkeypatch.setattr(generate, "phone_for", lambda client_id: taken.phone)
+    monkeypatch.setattr(
+        generate, "referral_code", lambda client_id: taken.referral_code
+    )
+
+    seed_demo(clients=3, appointments_per_client=1, seed=5)
+
+    seeded = Client.objects.exclude(pk=taken.pk)
+    assert seeded.count() == 3
+    assert set(seeded.values_list("phone", flat=True)) == {""}
+    assert taken.referral_code not in set(
+        seeded.values_list("referral_code", flat=True)
+    )

@@ -62,7 +62,8 @@ class Command(BaseCommand):
             )
         write(
             f"Searches: name {bench.name!r}, phone {bench.typed_phone!r} "
-            f"(stored {bench.phone}); median of {bench.repeat} runs after a warm-up."
+            f"(stored {bench.phone}); median of {bench.repeat} alternating runs "
+            "after a warm-up."
         )
         header = (
             f"{'list':<12}{'case':<14}{'queries':>9}{'bare q':>8}"
