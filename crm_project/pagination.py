@@ -14,8 +14,9 @@ alone (an index-only scan on the ordering's index) and then loads the page's row
 
 ``date_hierarchy`` asks the database for the distinct years (months, days) of its
 field: a ``SELECT DISTINCT date_trunc(...)`` over the whole table. ``IndexedDatesMixin``
-on a ModelAdmin answers from the field's index instead: the first and last value, then
-one query asking which of the periods between them hold a row.
+on a ModelAdmin answers from the field's index instead: the first and last value (which
+the date hierarchy has just read), then one query asking which of the periods between
+them hold a row (none when there are only two periods).
 """
 
 import datetime as dt
@@ -105,6 +106,26 @@ class IndexedDatesQuerySetMixin:
     last value (an index's two ends) and one ``EXISTS`` probe per candidate period.
     """
 
+    # Set False where a probe could rescan an expensive filter (a search): then only
+    # the first and last periods are known for sure, and anything more falls back.
+    probe_periods = True
+
+    def aggregate(self, *args, **kwargs):
+        """Remember a field's Min and Max (the date hierarchy asks for them first)."""
+        result = super().aggregate(*args, **kwargs)
+        kinds = {type(e).__name__: e for e in kwargs.values()}
+        if set(kinds) == {"Min", "Max"} and len(kwargs) == 2 and not args:
+            fields = {
+                getattr(e.source_expressions[0], "name", None) for e in kwargs.values()
+            }
+            if len(fields) == 1 and None not in fields:
+                alias = {type(e).__name__: a for a, e in kwargs.items()}
+                self.__dict__.setdefault("_bounds", {})[fields.pop()] = (
+                    result[alias["Min"]],
+                    result[alias["Max"]],
+                )
+        return result
+
     def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
         periods = self._indexed_periods(field_name, kind, order, tzinfo, aware=True)
         if periods is None:
@@ -121,8 +142,11 @@ class IndexedDatesQuerySetMixin:
         if kind not in ("year", "month", "day"):
             return None
         tz = (tzinfo or timezone.get_current_timezone()) if aware else None
-        bounds = self.order_by().aggregate(first=Min(field_name), last=Max(field_name))
-        first, last = bounds["first"], bounds["last"]
+        first, last = self.__dict__.get("_bounds", {}).get(field_name) or (
+            self.order_by()
+            .aggregate(first=Min(field_name), last=Max(field_name))
+            .values()
+        )
         if first is None:
             return []
         if aware and timezone.is_aware(first):
@@ -131,6 +155,10 @@ class IndexedDatesQuerySetMixin:
             tz = None
         starts = _period_starts(first, last, kind, tz)
         if len(starts) > MAX_PERIODS:
+            return None
+        # The first and last periods hold the first and last rows: only the periods
+        # between them need asking.
+        if len(starts) > 2 and not self.probe_periods:
             return None
         ends = [*starts[1:], _next_period(starts[-1], kind, tz)]
         probe_base = self.order_by()
@@ -144,15 +172,21 @@ class IndexedDatesQuerySetMixin:
                 probe_base.filter(**{f"{field_name}__gte": s, f"{field_name}__lt": e})
             )
             for i, (s, e) in enumerate(zip(starts_q, ends_q, strict=True))
+            if 0 < i < len(starts) - 1
         }
-        found = (
-            self.model._base_manager.using(self.db)
-            .order_by()
-            .annotate(**probes)
-            .values(*probes)
-            .first()
-        )
-        periods = [s for i, s in enumerate(starts) if found and found[f"p{i}"]]
+        found = {}
+        if probes:
+            found = (
+                self.model._base_manager.using(self.db)
+                .order_by()
+                .annotate(**probes)
+                .values(*probes)
+                .first()
+            ) or {}
+        last_i = len(starts) - 1
+        periods = [
+            s for i, s in enumerate(starts) if i in (0, last_i) or found.get(f"p{i}")
+        ]
         return periods[::-1] if order == "DESC" else periods
 
 
@@ -205,13 +239,16 @@ def with_indexed_dates(queryset):
 
 class IndexedDatesChangeList(ChangeList):
     """A changelist whose date hierarchy reads the field's index. With a search term
-    it keeps Django's DISTINCT query: over the few matching rows it is cheap, while a
-    probe per period could each rescan the search."""
+    it asks no probes: the first and last periods come from the Min/Max the date
+    hierarchy reads anyway, and with periods between them it keeps Django's DISTINCT
+    query (over the few matching rows it is cheap, while each probe could rescan the
+    search)."""
 
     def get_queryset(self, request, exclude_parameters=None):
         queryset = super().get_queryset(request, exclude_parameters)
-        if self.date_hierarchy and not self.query:
+        if self.date_hierarchy:
             queryset = with_indexed_dates(queryset)
+            queryset.probe_periods = not self.query
         return queryset
 
 

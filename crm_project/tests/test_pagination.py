@@ -5,8 +5,10 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import Max, Min
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from appointments.models import Appointment
 from clients.models import Client
@@ -106,7 +108,26 @@ def test_the_changelist_uses_indexed_dates_unless_searching(demo):
         return model_admin.get_changelist_instance(request)
 
     assert isinstance(changelist().queryset, IndexedDatesQuerySetMixin)
-    assert not isinstance(changelist(q="Smith").queryset, IndexedDatesQuerySetMixin)
+    assert changelist().queryset.probe_periods
+    searched = changelist(q="a").queryset
+    assert not searched.probe_periods
+    assert list(searched.datetimes("start_at", "month")) == list(
+        Appointment.objects.filter(client__last_name__icontains="a").datetimes(
+            "start_at", "month"
+        )
+    )
+
+
+def test_the_bounds_the_date_hierarchy_read_are_not_read_again(demo):
+    queryset = with_indexed_dates(Appointment.objects.all())
+    bounds = queryset.aggregate(first=Min("start_at"), last=Max("start_at"))
+
+    with CaptureQueriesContext(connection) as captured:
+        years = list(queryset.datetimes("start_at", "year"))
+
+    assert years == list(Appointment.objects.datetimes("start_at", "year"))
+    assert years[0].year == timezone.localtime(bounds["first"]).year
+    assert len(captured) == (1 if len(years) > 2 else 0)
 
 
 @pytest.mark.postgres
