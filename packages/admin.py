@@ -1,6 +1,7 @@
 import datetime as dt
 import os
 from collections import Counter
+from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -35,6 +36,8 @@ from .forms import (
     PurchaseChangeForm,
 )
 from .models import Package, PackagePurchase, Payment
+
+CENT = Decimal("0.01")
 
 
 @admin.register(Package)
@@ -94,11 +97,11 @@ class PackageAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("vs individual"), ordering="services_total")
     def individual_value(self, obj):
-        return obj.individual_value(obj.services_total)
+        return obj.individual_value(obj.services_total).quantize(CENT)
 
     @admin.display(description=_("saving"))
     def saving(self, obj):
-        saving = obj.saving(obj.services_total)
+        saving = obj.saving(obj.services_total).quantize(CENT)
         css = "crm-saving" if saving >= 0 else "crm-saving crm-saving-negative"
         return format_html('<span class="{}">{}</span>', css, saving)
 

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from appointments.tests.factories import AppointmentFactory
 from clients.models import Client, ClientNote, Interaction, Tag
 from crm_project.admin_testing import (
     add_url,
@@ -16,6 +17,7 @@ from crm_project.admin_testing import (
     result_pks,
     staff_user,
 )
+from packages.tests.factories import PackagePurchaseFactory
 from services.tests.factories import ContraindicationFactory
 
 from .factories import (
@@ -200,6 +202,11 @@ def test_a_duplicate_that_slips_past_validation_is_a_message_not_a_500(admin_cli
 
 def test_editing_a_client_keeps_its_own_phone_and_email(admin_client):
     client = ClientFactory(phone="+14155550142", email="bea@example.com")
+    # Rows in every tab: the read-only ones must not get in the way of a save.
+    purchase = PackagePurchaseFactory(client=client)
+    AppointmentFactory(client=client, purchase=purchase)
+    ClientNoteFactory(client=client)
+    InteractionFactory(client=client, handled_by=UserFactory())
     page = admin_client.get(change_url(client))
 
     response = admin_client.post(
@@ -378,12 +385,18 @@ def test_a_note_added_on_its_own_page_is_signed_by_the_user(admin_client, admin_
 # --- Staff accounts -------------------------------------------------------------------
 
 
-def test_users_are_registered_with_search_fields():
+def test_users_are_registered_with_search_fields(admin_client, admin_user):
     model_admin = admin.site.get_model_admin(User)
+    colleague = UserFactory(username="therapist-kim")
+
+    found = admin_client.get(changelist_url(User), {"q": "therapist-kim"})
 
     assert {"username", "first_name", "last_name", "email"} <= set(
         model_admin.search_fields
     )
+    assert result_pks(found) == {colleague.pk}
+    assert admin_client.get(add_url(User)).status_code == 200
+    assert admin_client.get(change_url(colleague)).status_code == 200
 
 
 def autocomplete(client, model_name, field_name, app_label="appointments", term=""):
@@ -411,6 +424,18 @@ def test_a_receptionist_can_pick_staff_but_not_browse_accounts(client):
     assert response.status_code == 200
     assert [r["id"] for r in response.json()["results"]] == [str(therapist.pk)]
     assert client.get(changelist_url(User)).status_code == 403
+
+
+def test_whoever_logs_interactions_can_pick_who_handled_them(client):
+    receptionist = staff_user("clients.view_interaction", "clients.add_interaction")
+    therapist = UserFactory(username="therapist-kim")
+    client.force_login(receptionist)
+
+    response = autocomplete(
+        client, "interaction", "handled_by", app_label="clients", term="kim"
+    )
+
+    assert [r["id"] for r in response.json()["results"]] == [str(therapist.pk)]
 
 
 def test_staff_lookup_needs_a_form_that_uses_it(client):

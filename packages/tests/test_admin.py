@@ -121,6 +121,7 @@ def test_package_list_compares_with_buying_sessions_one_by_one(admin_client):
     package = response.context["cl"].result_list[0]
     model_admin = admin.site.get_model_admin(Package)
     assert model_admin.individual_value(package) == Decimal("1200.00")
+    assert "1200.00" in response.content.decode()
     assert "200.00" in str(model_admin.saving(package))
     assert model_admin.per_week(package) == "2–3"
 
@@ -390,3 +391,18 @@ def test_a_payment_without_receipt_has_no_receipt_page(admin_client):
     payment = PaymentFactory()
 
     assert admin_client.get(receipt_url(payment)).status_code == 404
+
+
+def test_editing_a_payment_keeps_its_receipt(admin_client):
+    payment = PaymentFactory(receipt=pdf_receipt())
+    stored = payment.receipt.name
+    page = admin_client.get(change_url(payment))
+
+    response = admin_client.post(
+        change_url(payment), form_data(page, reference="corrected")
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    payment.refresh_from_db()
+    assert payment.reference == "corrected"
+    assert payment.receipt.name == stored

@@ -29,7 +29,9 @@ def make_contraindication(i: int) -> Contraindication:
 
 
 def make_service(i: int) -> Service:
-    service = ServiceFactory(name=f"Service {i}")
+    # One category name without digits: the search looks at category names too.
+    body = ServiceCategoryFactory(name="Body")
+    service = ServiceFactory(name=f"Service {i}", category=body)
     service.contraindications.add(
         ContraindicationFactory(name=f"Condition {i}"),
         ContraindicationFactory(name=f"Other {i}"),
