@@ -134,6 +134,15 @@ class PaymentAdminForm(forms.ModelForm):
                 )
             receipt.widget = widget
 
+    def _get_validation_exclusions(self):
+        exclude = super()._get_validation_exclusions()
+        # The model's validator reads the file; a stored receipt was checked when it
+        # was uploaded, and re-reading it on every edit fails (a server error) once
+        # the file has gone from storage.
+        if "receipt" not in self.changed_data:
+            exclude.add("receipt")
+        return exclude
+
     def clean(self):
         cleaned = super().clean()
         client = cleaned.get("client")

@@ -553,3 +553,52 @@ def test_the_dashboard_shows_today_and_the_packages_expiring_this_week(admin_cli
         {"status__exact": "active", "expiry": "week"},
     )
     assert result_pks(week_list) == {expiring.pk}
+
+
+# --- A receptionist's day, with the role's own permissions ----------------------------
+
+
+@pytest.fixture
+def receptionist(client):
+    from django.contrib.auth.models import Group
+
+    from crm_project.setup import ensure_roles
+
+    ensure_roles()
+    user = User.objects.create(username="front-desk", is_staff=True)
+    user.groups.add(Group.objects.get(name="receptionist"))
+    client.force_login(user)
+    return user
+
+
+def test_a_receptionist_books_and_checks_in_without_seeing_medical_details(
+    client, receptionist
+):
+    patient = ClientFactory(medical_history="Asthma")
+    service = ServiceFactory()
+    therapist = a_colleague(0)
+
+    for model in (Appointment, PackagePurchase, AppointmentStatusHistory):
+        assert client.get(changelist_url(model)).status_code == 200
+    client_page = client.get(change_url(patient))
+    assert client_page.status_code == 200
+    assert "Asthma" not in client_page.content.decode()
+    staff_lookup = client.get(
+        "/admin/autocomplete/",
+        {
+            "app_label": "appointments",
+            "model_name": "appointment",
+            "field_name": "staff",
+            "term": "therapist",
+        },
+    )
+    assert staff_lookup.status_code == 200
+    booked = client.post(
+        add_url(Appointment),
+        add_data(client, client=patient, service=service, staff=str(therapist.pk)),
+    )
+    assert booked.status_code == 302
+    appointment = Appointment.objects.get()
+    assert appointment.booked_by == receptionist
+    checked_in = run_action(client, "check_in_selected", [appointment])
+    assert messages_of(checked_in)[-1] == "1 appointment checked in."

@@ -406,3 +406,18 @@ def test_editing_a_payment_keeps_its_receipt(admin_client):
     payment.refresh_from_db()
     assert payment.reference == "corrected"
     assert payment.receipt.name == stored
+
+
+def test_a_payment_whose_receipt_file_is_gone_can_still_be_edited(admin_client):
+    payment = PaymentFactory(receipt=pdf_receipt())
+    page = admin_client.get(change_url(payment))
+    payment.receipt.storage.delete(payment.receipt.name)
+
+    response = admin_client.post(
+        change_url(payment), form_data(page, reference="corrected")
+    )
+
+    assert response.status_code == 302
+    payment.refresh_from_db()
+    assert payment.reference == "corrected"
+    assert admin_client.get(receipt_url(payment)).status_code == 404
