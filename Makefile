@@ -11,7 +11,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 ADDR ?= 127.0.0.1:8000
-# Extra pytest arguments: make test PYTEST_ARGS="-k admin -x"
+# Extra pytest arguments: make test PYTEST_ARGS="-k admin -x" (or "-n 2": pytest-xdist
+# is installed, but the suite runs in one process until it passes that way too).
 PYTEST_ARGS ?=
 
 .PHONY: help run test admin-password messages format venv
@@ -59,7 +60,7 @@ admin-password: $(VENV)/.installed-runtime
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
