@@ -49,7 +49,7 @@ def make_history(i: int) -> AppointmentStatusHistory:
 # PostgreSQL; SQLite runs one fewer on the big lists, whose paginator first reads
 # PostgreSQL's row estimate)
 ADMINS = {
-    "appointment": (Appointment, make_appointment, "Lastname3", 3, 12),
+    "appointment": (Appointment, make_appointment, "Lastname3", 3, 10),
     "history": (AppointmentStatusHistory, make_history, "Lastname3", 3, 7),
 }
 
