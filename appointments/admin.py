@@ -262,6 +262,11 @@ class AppointmentAdmin(
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else super().get_readonly_fields(request, obj)
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.may_see_medical = services.may_see_medical(request.user)
+        return form
+
     def get_inlines(self, request, obj):
         return [] if obj is None else super().get_inlines(request, obj)
 

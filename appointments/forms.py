@@ -50,6 +50,9 @@ class AppointmentAdminForm(forms.ModelForm):
             "notes",
         ]
 
+    # Set by the ModelAdmin from the requesting user; hides condition names otherwise.
+    may_see_medical = False
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The stored status: the form later writes the submitted one on the instance.
@@ -112,6 +115,7 @@ class AppointmentAdminForm(forms.ModelForm):
             override_contraindications=bool(cleaned.get("contraindication_override")),
             override_reason=cleaned.get("override_reason") or "",
             exclude_pk=self.instance.pk,
+            reveal_conditions=self.may_see_medical,
         )
         for field, messages in problems.items():
             target = field if field in self.fields else None

@@ -44,6 +44,11 @@ def contraindications_for(client: Client, service: Service) -> list[str]:
     )
 
 
+def may_see_medical(user) -> bool:
+    """Whether ``user`` may read medical data; None is the system (tasks, shell)."""
+    return user is None or user.has_perm("clients.view_medical_info")
+
+
 def booking_problems(
     *,
     client: Client,
@@ -53,11 +58,13 @@ def booking_problems(
     override_contraindications: bool,
     override_reason: str = "",
     exclude_pk: int | None = None,
+    reveal_conditions: bool = True,
 ) -> dict[str, list[str]]:
     """What stops this booking, by form field ("__all__" for the whole form).
 
     Shared by ``book_appointment`` and the admin form, so staff see the same rules
-    as field errors that the service enforces.
+    as field errors that the service enforces. The client's conditions are medical:
+    they are named only when ``reveal_conditions`` (the viewer may see medical data).
     """
     problems: dict[str, list[str]] = {}
 
@@ -72,15 +79,19 @@ def booking_problems(
 
     blocked = contraindications_for(client, service)
     if blocked and not override_contraindications:
-        add(
-            "contraindication_override",
-            _(
+        if reveal_conditions:
+            message = _(
                 "%(service)s is contraindicated for this client's conditions: "
-                "%(conditions)s. "
-                "Tick the override (and give a reason) to book it anyway."
-            )
-            % {"service": service, "conditions": ", ".join(blocked)},
-        )
+                "%(conditions)s. Tick the override (and give a reason) to book it "
+                "anyway."
+            ) % {"service": service, "conditions": ", ".join(blocked)}
+        else:
+            message = _(
+                "%(service)s is contraindicated for one of this client's conditions. "
+                "Ask a manager, or tick the override (and give a reason) to book it "
+                "anyway."
+            ) % {"service": service}
+        add("contraindication_override", message)
     if blocked and override_contraindications and not override_reason.strip():
         add("override_reason", _("Say why the contraindication is overridden."))
 
@@ -181,6 +192,7 @@ def book_appointment(
             purchase=purchase,
             override_contraindications=override_contraindications,
             override_reason=override_reason,
+            reveal_conditions=may_see_medical(by),
         )
         if problems:
             raise ValidationError(problems)

@@ -136,7 +136,11 @@ class Client(TimeStamped):
 
     # Figures: denormalised from appointments and payments by clients.services.
     lifecycle_stage = models.CharField(
-        _("lifecycle stage"), max_length=10, choices=Stage.choices, default=Stage.LEAD
+        _("lifecycle stage"),
+        max_length=10,
+        choices=Stage.choices,
+        default=Stage.LEAD,
+        editable=False,
     )
     total_visits = models.PositiveIntegerField(
         _("total visits"), default=0, editable=False

@@ -1,11 +1,9 @@
 """What the admin index shows: the day at the front desk."""
 
-import datetime as dt
-
 from django.utils import timezone
 
 from appointments.selectors import appointments_on
-from packages.selectors import purchases_expiring
+from packages.selectors import purchases_expiring, this_week
 
 
 def dashboard_context(request) -> dict:
@@ -15,7 +13,5 @@ def dashboard_context(request) -> dict:
     if user.has_perm("appointments.view_appointment"):
         context["todays_appointments"] = appointments_on(today)
     if user.has_perm("packages.view_packagepurchase"):
-        context["expiring_purchases"] = purchases_expiring(
-            today, today + dt.timedelta(days=7)
-        )
+        context["expiring_purchases"] = purchases_expiring(*this_week(today))
     return context

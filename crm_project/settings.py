@@ -138,6 +138,9 @@ else:
 CELERY_TIMEZONE = env.str("TIME_ZONE", default="America/New_York")
 CELERY_ENABLE_UTC = True
 CELERY_TASK_IGNORE_RESULT = True
+# No result backend, so nothing to clean: without this, every beat start adds a
+# celery.backend_cleanup periodic task that does nothing.
+CELERY_RESULT_EXPIRES = None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -36,6 +36,7 @@ from .forms import (
     PurchaseChangeForm,
 )
 from .models import Package, PackagePurchase, Payment
+from .selectors import this_week
 
 CENT = Decimal("0.01")
 
@@ -124,9 +125,7 @@ class ExpiryFilter(admin.SimpleListFilter):
         if value == "passed":
             return queryset.filter(expires_on__lt=today)
         if value == "week":
-            return queryset.filter(
-                expires_on__gte=today, expires_on__lte=today + dt.timedelta(days=7)
-            )
+            return queryset.filter(expires_on__range=this_week(today))
         if value == "month":
             return queryset.filter(
                 expires_on__gte=today, expires_on__lte=today + dt.timedelta(days=30)

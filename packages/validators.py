@@ -15,6 +15,11 @@ RECEIPT_SIGNATURES = {
 
 
 def validate_receipt(upload) -> None:
+    """Check a new upload's type, size and content. A file already in storage was
+    checked when it was uploaded; re-reading it on every save could fail (a file
+    moved away) and would leave it open."""
+    if getattr(upload, "_committed", False):
+        return
     name = (getattr(upload, "name", "") or "").lower()
     extension = name[name.rfind(".") :] if "." in name else ""
     if extension not in RECEIPT_SIGNATURES:

@@ -602,3 +602,19 @@ def test_a_receptionist_books_and_checks_in_without_seeing_medical_details(
     assert appointment.booked_by == receptionist
     checked_in = run_action(client, "check_in_selected", [appointment])
     assert messages_of(checked_in)[-1] == "1 appointment checked in."
+
+
+def test_a_refused_booking_does_not_name_conditions_to_staff_without_medical_access(
+    client, receptionist, contraindicated
+):
+    patient, service = contraindicated
+
+    response = client.post(
+        add_url(Appointment), add_data(client, client=patient, service=service)
+    )
+
+    assert response.status_code == 200
+    (message,) = response.context["adminform"].form.errors["contraindication_override"]
+    assert "contraindicated for one of this client's conditions" in message
+    assert "Pregnancy" not in response.content.decode()
+    assert not Appointment.objects.exists()

@@ -326,6 +326,20 @@ def test_booking_a_contraindicated_service_is_refused(clock, contraindicated):
     assert not Appointment.objects.exists()
 
 
+def test_a_refusal_names_no_condition_to_a_user_without_medical_access(
+    clock, contraindicated
+):
+    client, cryo = contraindicated
+    desk = UserFactory(username="desk")
+
+    with pytest.raises(ValidationError) as error:
+        services.book_appointment(client, service=cryo, start_at=NOW, by=desk)
+
+    (message,) = error.value.message_dict["contraindication_override"]
+    assert "contraindicated for one of this client's conditions" in message
+    assert "Pregnancy" not in message
+
+
 def test_an_override_without_a_reason_is_refused(clock, contraindicated):
     client, cryo = contraindicated
 

@@ -123,3 +123,15 @@ def test_a_payment_with_a_disguised_receipt_does_not_validate():
         payment.full_clean()
 
     assert list(error.value.message_dict) == ["receipt"]
+
+
+@pytest.mark.django_db
+def test_a_stored_receipt_is_not_read_again_when_its_payment_is_validated():
+    # Given a payment whose receipt was validated on upload, then vanished from storage
+    payment = PaymentFactory(receipt=upload("receipt.pdf", PDF))
+    payment.receipt.storage.delete(payment.receipt.name)
+    payment.refresh_from_db()
+
+    # When the payment is validated again (e.g. another field is edited), then the
+    # stored file is not opened: nothing raises
+    payment.full_clean()
