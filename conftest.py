@@ -8,6 +8,9 @@ from django.db import connection
 
 from crm_project.celery import app as celery_app
 
+# Shared admin checks assert inside a helper module: rewrite it for useful failures.
+pytest.register_assert_rewrite("crm_project.tests.admin_testing")
+
 
 def pytest_collection_modifyitems(config, items):
     uses_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "psql"))
