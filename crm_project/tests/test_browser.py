@@ -68,13 +68,25 @@ def browser_page(monkeypatch, browser_locale):
             browser.close()
 
 
-def test_staff_log_in_and_open_a_client_without_external_requests(
-    live_server, admin_user, browser_page
-):
-    # Given a client with an appointment today
+# Rows are made in fixtures requested before ``browser_page``: inside Playwright's event
+# loop Django keeps connections in a task-local store that the test database's teardown
+# never closes, and the database could not be dropped.
+
+
+@pytest.fixture
+def booked_today():
+    """A client with an appointment at noon today."""
     client = ClientFactory(first_name="Maria", last_name="Lopez")
     noon = timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time(12)))
     AppointmentFactory(client=client, start_at=noon)
+    return client
+
+
+def test_staff_log_in_and_open_a_client_without_external_requests(
+    live_server, admin_user, booked_today, browser_page
+):
+    # Given a client with an appointment today
+    client = booked_today
     page = browser_page
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
@@ -112,12 +124,15 @@ def log_in(page, live_server, user) -> None:
     page.wait_for_url(f"{live_server.url}/admin/")
 
 
+@pytest.fixture
+def spanish_client():
+    return ClientFactory(first_name="Lucía", last_name="Fernández")
+
+
 @pytest.mark.parametrize("browser_locale", ["es-ES"])
 def test_a_spanish_browser_gets_the_admin_in_spanish(
-    live_server, admin_user, browser_page
+    live_server, admin_user, spanish_client, browser_page
 ):
-    ClientFactory(first_name="Lucía", last_name="Fernández")
-
     log_in(browser_page, live_server, admin_user)
 
     sync_api.expect(browser_page.locator("body")).to_contain_text("Citas de hoy")
