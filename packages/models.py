@@ -5,6 +5,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clients.models import Client
 from crm_project.models import TimeStamped
@@ -96,10 +97,12 @@ class PackagePurchaseQuerySet(models.QuerySet):
 
 class PackagePurchase(TimeStamped):
     class Status(models.TextChoices):
-        ACTIVE = "active", _("Active")
-        EXHAUSTED = "exhausted", _("Exhausted")
-        EXPIRED = "expired", _("Expired")
-        CANCELLED = "cancelled", _("Cancelled")
+        # A context of their own: in Spanish a purchase ("compra") is feminine, a
+        # client ("cliente activo") is not.
+        ACTIVE = "active", pgettext_lazy("purchase status", "Active")
+        EXHAUSTED = "exhausted", pgettext_lazy("purchase status", "Exhausted")
+        EXPIRED = "expired", pgettext_lazy("purchase status", "Expired")
+        CANCELLED = "cancelled", pgettext_lazy("purchase status", "Cancelled")
 
     client = models.ForeignKey(
         Client,

@@ -10,6 +10,7 @@ from django.utils import translation
 
 from appointments.models import Appointment
 from clients.models import Client
+from packages.models import PackagePurchase
 
 LOCALE_ES = Path(__file__).resolve().parents[2] / "locale" / "es" / "LC_MESSAGES"
 PO = LOCALE_ES / "django.po"
@@ -33,6 +34,13 @@ def test_model_names_and_labels_are_in_spanish():
         assert str(Appointment.Status.COMPLETED.label) == "Completada"
         assert str(Appointment.Status.NO_SHOW.label) == "No se presentó"
         assert str(Client.Stage.AT_RISK.label) == "En riesgo"
+
+
+def test_a_purchase_status_agrees_with_its_feminine_noun():
+    with translation.override("es"):
+        assert str(PackagePurchase.Status.ACTIVE.label) == "Activa"
+        assert str(PackagePurchase.Status.EXPIRED.label) == "Caducada"
+        assert str(Client.Stage.ACTIVE.label) == "Activo"
 
 
 def test_english_stays_the_default():
