@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from clients.selectors import can_see_medical_info
 from crm_project.admin_tools import (
     ClientSearchMixin,
     ReadOnlyInlineMixin,
@@ -264,7 +265,7 @@ class AppointmentAdmin(
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        form.may_see_medical = services.may_see_medical(request.user)
+        form.may_see_medical = can_see_medical_info(request.user)
         return form
 
     def get_inlines(self, request, obj):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clients.models import Client
+from clients.selectors import can_see_medical_info
 from clients.services import refresh_client_figures
 from crm_project.timeutils import week_bounds
 from packages.models import PackagePurchase
@@ -42,11 +43,6 @@ def contraindications_for(client: Client, service: Service) -> list[str]:
         .order_by("name")
         .values_list("name", flat=True)
     )
-
-
-def may_see_medical(user) -> bool:
-    """Whether ``user`` may read medical data; None is the system (tasks, shell)."""
-    return user is None or user.has_perm("clients.view_medical_info")
 
 
 def booking_problems(
@@ -192,7 +188,7 @@ def book_appointment(
             purchase=purchase,
             override_contraindications=override_contraindications,
             override_reason=override_reason,
-            reveal_conditions=may_see_medical(by),
+            reveal_conditions=can_see_medical_info(by),
         )
         if problems:
             raise ValidationError(problems)

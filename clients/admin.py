@@ -23,14 +23,9 @@ from packages.models import PackagePurchase
 
 from .forms import ClientAdminForm
 from .models import Client, ClientNote, Interaction, Tag
+from .selectors import MEDICAL_FIELDS, can_see_medical_info
 
-MEDICAL_PERMISSION = "clients.view_medical_info"
-MEDICAL_FIELDS = ("medical_history", "allergies", "conditions")
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
-
-
-def can_see_medical_info(user) -> bool:
-    return user.has_perm(MEDICAL_PERMISSION)
 
 
 @admin.register(Tag)
