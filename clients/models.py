@@ -133,6 +133,12 @@ class Client(TimeStamped):
     tags = models.ManyToManyField(
         Tag, verbose_name=_("tags"), related_name="clients", blank=True
     )
+    acquisition_source = models.CharField(
+        _("came from"),
+        max_length=20,
+        blank=True,
+        help_text=_("The lead source this client was converted from (e.g. instagram)."),
+    )
 
     # Figures: denormalised from appointments and payments by clients.services.
     lifecycle_stage = models.CharField(

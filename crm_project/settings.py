@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "clients",
     "packages",
     "appointments",
+    "leads",
 ]
 
 MIDDLEWARE = [
@@ -248,6 +249,13 @@ CRM_LTV_HORIZON_MONTHS = env.int("CRM_LTV_HORIZON_MONTHS", default=12)
 
 # Receipts attached to payments.
 CRM_RECEIPT_MAX_BYTES = env.int("CRM_RECEIPT_MAX_BYTES", default=5 * 1024 * 1024)
+
+# Leads: the first-contact deadline of a new lead, follow-up reminders and escalation.
+LEADS_FIRST_CONTACT_HOURS = env.int("LEADS_FIRST_CONTACT_HOURS", default=2)
+LEADS_REMINDER_INTERVAL_HOURS = env.int("LEADS_REMINDER_INTERVAL_HOURS", default=4)
+LEADS_ESCALATE_AFTER_REMINDERS = env.int("LEADS_ESCALATE_AFTER_REMINDERS", default=3)
+LEADS_SALESPERSON_GROUP = "salesperson"
+LEADS_MANAGER_GROUP = "manager"
 
 # --- Admin (Jazzmin) ------------------------------------------------------------------
 JAZZMIN_SETTINGS = {

@@ -24,6 +24,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "services.*": ALL,
         "packages.*": ALL,
         "appointments.*": ALL,
+        "leads.*": ALL,
         "auth.user": ALL,
         "auth.group": VIEW,
         "django_celery_beat.*": ALL,
@@ -33,6 +34,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "services.*": ALL,
         "packages.*": ALL,
         "appointments.*": ALL,
+        "leads.*": ALL,
         "auth.user": VIEW,
         "django_celery_beat.*": ("change", "view"),
     },
@@ -58,6 +60,10 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "packages.packagepurchase": EDIT,
         "packages.payment": ("add", "view"),
         "appointments.appointment": EDIT,
+        "leads.lead": EDIT,
+        "leads.leadfollowup": ALL,
+        "leads.leadstatushistory": VIEW,
+        "leads.importlog": EDIT,
     },
     "marketer": {
         "clients.client": VIEW,
@@ -66,12 +72,15 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "services.*": VIEW,
         "packages.package": ("change", "view"),
         "appointments.appointment": VIEW,
+        "leads.lead": VIEW,
+        "leads.importlog": EDIT,
     },
 }
 # Custom permissions on top of the model ones.
 EXTRA_PERMISSIONS = {
-    "owner": ["clients.view_medical_info"],
-    "manager": ["clients.view_medical_info"],
+    "owner": ["clients.view_medical_info", "leads.view_all_leads"],
+    "manager": ["clients.view_medical_info", "leads.view_all_leads"],
+    "marketer": ["leads.view_all_leads"],
 }
 
 
@@ -82,8 +91,13 @@ def _permissions_for(grants: dict[str, tuple[str, ...]]) -> list[Permission]:
         qs = Permission.objects.filter(content_type__app_label=app_label)
         if model != "*":
             qs = qs.filter(content_type__model=model)
-        codenames = [p for p in qs if p.codename.split("_", 1)[0] in actions]
-        perms.extend(p for p in codenames if not p.codename.startswith("view_medical"))
+        # Only the model permissions ("view_lead"); custom ones ("view_all_leads",
+        # "view_medical_info") are granted by name in EXTRA_PERMISSIONS.
+        perms.extend(
+            p
+            for p in qs.select_related("content_type")
+            if p.codename in {f"{a}_{p.content_type.model}" for a in actions}
+        )
     return perms
 
 
@@ -136,6 +150,17 @@ DEFAULT_SCHEDULES = [
         description="Every night at 02:30: recompute client figures, fix drift.",
     ),
 ]
+
+
+DEFAULT_SCHEDULES.append(
+    DefaultSchedule(
+        name="Lead follow-ups",
+        task="leads.tasks.process_follow_ups",
+        minute="*/15",
+        hour="*",
+        description="Every 15 minutes: overdue follow-ups, reminders, escalations.",
+    )
+)
 
 
 def ensure_schedules() -> list[str]:

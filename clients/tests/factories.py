@@ -12,8 +12,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"staff{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@studio.test")
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
+    # Plain names: a random one ("Kimberly") would match staff searches in tests.
+    first_name = factory.Sequence(lambda n: f"Staff{n}")
+    last_name = "Member"
     is_staff = True
     password = factory.django.Password("pass-for-tests-1")
 

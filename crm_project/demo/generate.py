@@ -27,6 +27,17 @@ from .sink import Table
 
 UTC = dt.UTC
 CENT = Decimal("0.01")
+# Where demo clients came from: mostly walk-ins and referrals, some from ads.
+ACQUISITION_SOURCES = (
+    *[""] * 4,
+    "walk_in",
+    "walk_in",
+    "referral",
+    "instagram",
+    "facebook",
+    "landing_page",
+    "whatsapp",
+)
 HISTORY_DAYS = 548  # about 18 months of past activity
 FUTURE_DAYS = 28  # bookings made ahead
 OPENING_SLOTS = [(h, m) for h in range(8, 20) for m in (0, 15, 30, 45)]
@@ -38,7 +49,8 @@ CLIENTS = Table(
         "birth_date", "address", "medical_history", "allergies",
         "emergency_contact_name", "emergency_contact_phone", "preferred_language",
         "preferred_channel", "consent_email", "consent_sms", "consent_whatsapp",
-        "referral_code", "referred_by_id", "lifecycle_stage", "total_visits",
+        "referral_code", "referred_by_id", "acquisition_source", "lifecycle_stage",
+        "total_visits",
         "first_visit_at", "last_visit_at", "total_spent", "lifetime_value",
         "rfm_score", "figures_updated_at",
     ),
@@ -386,6 +398,7 @@ class Generator:
                 rng.random() < 0.3,
                 referral_code(cid),
                 referred_by,
+                rng.choice(ACQUISITION_SOURCES),
                 figures["lifecycle_stage"],
                 figures["total_visits"],
                 figures["first_visit_at"],

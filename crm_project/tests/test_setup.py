@@ -23,6 +23,7 @@ from crm_project.setup import DEFAULT_SCHEDULES, ROLES, ensure_roles, ensure_sch
 ROLE_NAMES = {"owner", "manager", "receptionist", "salesperson", "marketer"}
 EXPIRE = "Expire package purchases"
 RECONCILE = "Reconcile client figures"
+FOLLOW_UPS = "Lead follow-ups"
 
 
 def member_of(role: str):
@@ -177,6 +178,14 @@ DEFAULTS = {
         "*",
         django_settings.TIME_ZONE,
     ),
+    FOLLOW_UPS: (
+        "leads.tasks.process_follow_ups",
+        True,
+        "*/15",
+        "*",
+        "*",
+        django_settings.TIME_ZONE,
+    ),
 }
 
 
@@ -206,6 +215,7 @@ def staff_edited():
             "1-5",
             django_settings.TIME_ZONE,
         ),
+        FOLLOW_UPS: DEFAULTS[FOLLOW_UPS],
     }
 
 
@@ -224,7 +234,7 @@ def test_ensuring_schedules_creates_the_missing_ones_in_the_configured_zone(sett
 
     created = ensure_schedules()
 
-    assert created == [EXPIRE, RECONCILE]
+    assert created == [EXPIRE, RECONCILE, FOLLOW_UPS]
     assert {row[5] for row in schedule_rows().values()} == {"Europe/Madrid"}
 
 

@@ -1,0 +1,425 @@
+"""Lead operations: intake with de-duplication, status, assignment, follow-ups,
+conversion into a client. Imports and webhooks go through ``create_or_merge_lead``
+(or, in bulk, through leads.importing, which keeps the same rules)."""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from clients.models import Client
+
+from .models import (
+    OPEN_STATUSES,
+    Lead,
+    LeadFollowUp,
+    LeadStatus,
+    LeadStatusHistory,
+    RoundRobinCursor,
+)
+from .normalize import clean_text, normalize_contact
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+# Fields a duplicate may fill on the lead it matched, when that lead has them blank.
+FILLABLE_FIELDS = (
+    "full_name",
+    "campaign_name",
+    "ad_name",
+    "form_name",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+)
+TEXT_FIELDS = (*FILLABLE_FIELDS, "external_id", "notes")
+
+
+@dataclass(frozen=True)
+class Intake:
+    lead: Lead | None
+    created: bool
+    filled: tuple[str, ...] = ()
+    problem: str = ""
+
+
+def first_contact_due(received_at: dt.datetime) -> dt.datetime:
+    return received_at + dt.timedelta(hours=settings.LEADS_FIRST_CONTACT_HOURS)
+
+
+def create_or_merge_lead(
+    data: dict, *, source: str, by=None, auto_assign: bool = False
+) -> Intake:
+    """One lead for one person: create it, or fill the blanks of the lead it matches.
+
+    ``data`` holds raw values (``phone``, ``email``, ``full_name``, campaign and UTM
+    fields, ``external_id``, ``received_at``). A lead matches when it shares the
+    normalised phone, the lower-cased email, or the source's external id. Without a
+    valid phone or email nothing is written and ``problem`` says why. Safe under
+    concurrency: the unique constraints decide, and a loser of a race merges.
+    """
+    contact = normalize_contact(data.get("phone"), data.get("email"))
+    if not contact.is_usable:
+        return Intake(None, False, problem=_("no valid phone or email"))
+    values = {
+        name: clean_text(data.get(name)) for name in TEXT_FIELDS if data.get(name)
+    }
+    values["notes"] = (
+        clean_text(data.get("notes"), limit=5000) if data.get("notes") else ""
+    )
+    external_id = values.get("external_id", "")
+    received_at = data.get("received_at") or timezone.now()
+
+    for _attempt in range(3):
+        existing = _find_match(contact.phone, contact.email, source, external_id)
+        if existing is not None:
+            return _merge(existing, values, contact)
+        try:
+            with transaction.atomic():
+                lead = Lead(
+                    phone=contact.phone,
+                    email=contact.email,
+                    invalid_contact=contact.invalid_note,
+                    source=source,
+                    received_at=received_at,
+                    first_contact_due_at=first_contact_due(received_at),
+                    **values,
+                )
+                lead._status_changed_by = by
+                lead.save()
+                if auto_assign:
+                    assign_round_robin([lead], by=by)
+                else:
+                    schedule_first_contact(lead, by=by)
+            return Intake(lead, True)
+        except IntegrityError:
+            # Another transaction stored the same person a moment ago: merge into it.
+            continue
+    raise RuntimeError("lead intake kept conflicting")  # pragma: no cover
+
+
+def _find_match(phone: str, email: str, source: str, external_id: str) -> Lead | None:
+    condition = Q()
+    if external_id:
+        condition |= Q(source=source, external_id=external_id)
+    matches = Lead.objects.matching(phone=phone, email=email)
+    if external_id:
+        matches = Lead.objects.filter(Q(pk__in=matches.values("pk")) | condition)
+    return matches.order_by("pk").first()
+
+
+def _merge(lead: Lead, values: dict, contact) -> Intake:
+    """Fill the matched lead's blank fields; never overwrite what staff entered."""
+    filled = [
+        name for name in FILLABLE_FIELDS if values.get(name) and not getattr(lead, name)
+    ]
+    for name in filled:
+        setattr(lead, name, values[name])
+    # A second identifier is added only if no other lead holds it.
+    for name in ("phone", "email"):
+        value = getattr(contact, name)
+        if value and not getattr(lead, name):
+            if not Lead.objects.matching(**{name: value}).exists():
+                setattr(lead, name, value)
+                filled.append(name)
+    if filled:
+        try:
+            with transaction.atomic():
+                lead.save(update_fields=[*filled, "updated_at"])
+        except IntegrityError:
+            lead.refresh_from_db()
+            filled = []
+    return Intake(lead, False, tuple(filled))
+
+
+# --- status -----------------------------------------------------------------------
+
+
+def change_lead_status(
+    lead: Lead, status: str, *, by=None, note: str = "", lost_reason: str = ""
+) -> Lead:
+    """Move ``lead`` to ``status``; one history row; a repeat call is harmless."""
+    if status == LeadStatus.LOST and not (lost_reason or lead.lost_reason):
+        raise ValidationError({"lost_reason": _("Say why the lead was lost.")})
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        if locked.status == status:
+            return locked
+        locked.status = status
+        fields = ["status", "updated_at"]
+        if status == LeadStatus.LOST:
+            locked.lost_reason = lost_reason or locked.lost_reason
+            fields.append("lost_reason")
+        locked._status_changed_by = by
+        locked._status_note = note
+        locked.save(update_fields=fields)
+        if status not in OPEN_STATUSES:
+            LeadFollowUp.objects.filter(
+                lead=locked, status__in=[LeadFollowUp.Status.PENDING]
+            ).update(status=LeadFollowUp.Status.DONE, completed_at=timezone.now())
+    lead.status = locked.status
+    return locked
+
+
+def record_lead_status_change(lead: Lead, *, created: bool) -> None:
+    """After any save: one history row when the status changed (or on creation)."""
+    old = None if created else getattr(lead, "_old_status", None)
+    if not created and (old is None or old == lead.status):
+        return
+    LeadStatusHistory.objects.create(
+        lead=lead,
+        from_status=old or "",
+        to_status=lead.status,
+        changed_by=getattr(lead, "_status_changed_by", None),
+        note=(getattr(lead, "_status_note", "") or "")[:255],
+    )
+    lead._old_status = lead.status
+    lead._status_changed_by = None
+    lead._status_note = ""
+
+
+# --- assignment ---------------------------------------------------------------------
+
+
+def active_salespeople():
+    return User.objects.filter(
+        is_active=True, groups__name=settings.LEADS_SALESPERSON_GROUP
+    ).order_by("pk")
+
+
+def assign_lead(lead: Lead, user, *, by=None) -> Lead:
+    """Give ``lead`` to ``user`` (None unassigns); its pending follow-ups follow it."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        if lead.assigned_to_id == (user.pk if user else None):
+            return lead
+        lead.assigned_to = user
+        lead.assigned_at = timezone.now() if user else None
+        lead.save(update_fields=["assigned_to", "assigned_at", "updated_at"])
+        lead.follow_ups.filter(
+            status__in=[LeadFollowUp.Status.PENDING, LeadFollowUp.Status.OVERDUE]
+        ).update(assigned_to=user)
+        if not lead.follow_ups.exists():
+            schedule_first_contact(lead, by=by)
+    return lead
+
+
+def assign_round_robin(leads, *, by=None) -> int:
+    """Share ``leads`` out among active salespeople in turn; returns how many.
+
+    The cursor row is locked, so two imports assigning at once continue one rotation.
+    """
+    people = list(active_salespeople())
+    leads = list(leads)
+    if not people or not leads:
+        return 0
+    with transaction.atomic():
+        cursor, _ = RoundRobinCursor.objects.select_for_update().get_or_create(
+            name="leads"
+        )
+        ids = [p.pk for p in people]
+        start = 0
+        if cursor.last_user_id in ids:
+            start = ids.index(cursor.last_user_id) + 1
+        for offset, lead in enumerate(leads):
+            person = people[(start + offset) % len(people)]
+            assign_lead(lead, person, by=by)
+        cursor.last_user_id = people[(start + len(leads) - 1) % len(people)].pk
+        cursor.save(update_fields=["last_user_id"])
+    return len(leads)
+
+
+# --- follow-ups ---------------------------------------------------------------------
+
+
+def schedule_first_contact(lead: Lead, *, by=None) -> LeadFollowUp | None:
+    """The follow-up that holds a new lead's first-contact deadline (once)."""
+    if lead.status != LeadStatus.NEW or lead.first_contact_due_at is None:
+        return None
+    follow_up, _created = LeadFollowUp.objects.get_or_create(
+        lead=lead,
+        note=_("First contact"),
+        defaults={
+            "due_at": lead.first_contact_due_at,
+            "assigned_to": lead.assigned_to,
+            "created_by": by,
+        },
+    )
+    return follow_up
+
+
+def schedule_follow_up(
+    lead: Lead, *, due_at: dt.datetime, note: str = "", by=None
+) -> LeadFollowUp:
+    if lead.status not in OPEN_STATUSES:
+        raise ValidationError(_("A converted or lost lead needs no follow-up."))
+    return LeadFollowUp.objects.create(
+        lead=lead,
+        due_at=due_at,
+        note=note,
+        assigned_to=lead.assigned_to,
+        created_by=by,
+    )
+
+
+def complete_follow_up(follow_up: LeadFollowUp, *, by=None) -> LeadFollowUp:
+    with transaction.atomic():
+        follow_up = LeadFollowUp.objects.select_for_update().get(pk=follow_up.pk)
+        if follow_up.status == LeadFollowUp.Status.DONE:
+            return follow_up
+        follow_up.status = LeadFollowUp.Status.DONE
+        follow_up.completed_at = timezone.now()
+        follow_up.save(update_fields=["status", "completed_at", "updated_at"])
+    return follow_up
+
+
+@dataclass(frozen=True)
+class FollowUpRun:
+    overdue: int
+    reminded: int
+    escalated: int
+
+
+def process_follow_ups(*, now: dt.datetime | None = None) -> FollowUpRun:
+    """The beat job: mark follow-ups overdue, remind, escalate.
+
+    A follow-up past due becomes overdue; its salesperson is reminded by email at most
+    once per LEADS_REMINDER_INTERVAL_HOURS; after LEADS_ESCALATE_AFTER_REMINDERS
+    reminders the managers are told, once. Each row is claimed under a lock, so two
+    runs at once remind once.
+    """
+    now = now or timezone.now()
+    overdue = LeadFollowUp.objects.filter(
+        status=LeadFollowUp.Status.PENDING, due_at__lt=now
+    ).update(status=LeadFollowUp.Status.OVERDUE, updated_at=now)
+    interval = dt.timedelta(hours=settings.LEADS_REMINDER_INTERVAL_HOURS)
+    due = LeadFollowUp.objects.filter(status=LeadFollowUp.Status.OVERDUE).filter(
+        Q(last_reminded_at__isnull=True) | Q(last_reminded_at__lte=now - interval)
+    )
+    reminded = escalated = 0
+    for pk in due.values_list("pk", flat=True).iterator():
+        result = _remind(pk, now, interval)
+        reminded += result in ("reminded", "escalated")
+        escalated += result == "escalated"
+    logger.info(
+        "Lead follow-ups: %s overdue, %s reminded, %s escalated",
+        overdue,
+        reminded,
+        escalated,
+    )
+    return FollowUpRun(overdue=overdue, reminded=reminded, escalated=escalated)
+
+
+def _remind(pk: int, now: dt.datetime, interval: dt.timedelta) -> str:
+    with transaction.atomic():
+        follow_up = (
+            LeadFollowUp.objects.select_for_update(skip_locked=True)
+            .select_related("lead", "assigned_to")
+            .filter(pk=pk, status=LeadFollowUp.Status.OVERDUE)
+            .filter(
+                Q(last_reminded_at__isnull=True)
+                | Q(last_reminded_at__lte=now - interval)
+            )
+            .first()
+        )
+        if follow_up is None:
+            return "skipped"
+        follow_up.reminder_count += 1
+        follow_up.last_reminded_at = now
+        fields = ["reminder_count", "last_reminded_at", "updated_at"]
+        outcome = "reminded"
+        if (
+            follow_up.reminder_count >= settings.LEADS_ESCALATE_AFTER_REMINDERS
+            and follow_up.escalated_at is None
+        ):
+            follow_up.escalated_at = now
+            fields.append("escalated_at")
+            outcome = "escalated"
+        follow_up.save(update_fields=fields)
+        transaction.on_commit(lambda: _send_reminder(follow_up, outcome))
+    return outcome
+
+
+def _send_reminder(follow_up: LeadFollowUp, outcome: str) -> None:
+    lead = follow_up.lead
+    subject = _("Overdue follow-up: %(lead)s") % {"lead": lead}
+    body = _(
+        "The follow-up “%(note)s” for %(lead)s (%(phone)s %(email)s) was due %(due)s.\n"
+        "Open it: %(url)s"
+    ) % {
+        "note": follow_up.note,
+        "lead": lead,
+        "phone": lead.phone,
+        "email": lead.email,
+        "due": timezone.localtime(follow_up.due_at).strftime("%Y-%m-%d %H:%M"),
+        "url": lead.get_absolute_url(),
+    }
+    recipients = []
+    if follow_up.assigned_to and follow_up.assigned_to.email:
+        recipients.append(follow_up.assigned_to.email)
+    if outcome == "escalated":
+        recipients += list(
+            User.objects.filter(
+                is_active=True, groups__name=settings.LEADS_MANAGER_GROUP
+            )
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+        subject = _("Escalated: %(subject)s") % {"subject": subject}
+    if recipients:
+        send_mail(subject, body, None, sorted(set(recipients)), fail_silently=True)
+
+
+# --- conversion ---------------------------------------------------------------------
+
+
+def convert_lead(lead: Lead, *, by=None) -> Client:
+    """Make ``lead`` a client: link the client with the same phone or email, or create
+    one; keep the lead (its source and history) pointing at the client. A second
+    call returns the same client."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        if lead.client_id:
+            return lead.client
+        client = _matching_client(lead)
+        if client is None:
+            first, _sep, last = (lead.full_name or "").strip().partition(" ")
+            client = Client(
+                first_name=first or lead.email.split("@")[0] or lead.phone,
+                last_name=last,
+                phone=lead.phone,
+                email=lead.email,
+                acquisition_source=lead.source,
+            )
+            client.save()
+        elif not client.acquisition_source:
+            client.acquisition_source = lead.source
+            client.save(update_fields=["acquisition_source", "updated_at"])
+        lead.client = client
+        lead.converted_at = timezone.now()
+        lead.save(update_fields=["client", "converted_at", "updated_at"])
+        change_lead_status(lead, LeadStatus.CONVERTED, by=by, note=_("Converted"))
+    return client
+
+
+def _matching_client(lead: Lead) -> Client | None:
+    condition = Q()
+    if lead.phone:
+        condition |= Q(phone=lead.phone)
+    if lead.email:
+        condition |= Q(email_lower=lead.email.lower())  # the unique lower(email) index
+    if not condition:
+        return None
+    clients = Client.objects.annotate(email_lower=Lower("email")).filter(condition)
+    return clients.order_by("pk").first()
