@@ -234,6 +234,8 @@ CRM_BUSINESS_NAME = env.str("CRM_BUSINESS_NAME", default="Wellness Studio")
 CRM_BUSINESS_ADDRESS = env.str("CRM_BUSINESS_ADDRESS", default="")
 CRM_BUSINESS_PHONE = env.str("CRM_BUSINESS_PHONE", default="")
 CRM_CURRENCY = env.str("CRM_CURRENCY", default="USD")
+# Where staff open the CRM: links in emails to staff point here.
+CRM_SITE_URL = env.str("CRM_SITE_URL", default="http://127.0.0.1:8000")
 PHONENUMBER_DEFAULT_REGION = env.str("PHONENUMBER_DEFAULT_REGION", default="US")
 
 # Lifecycle stage thresholds (see clients.figures). Days count from the last visit.

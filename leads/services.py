@@ -234,7 +234,11 @@ def assign_round_robin(leads, *, by=None) -> int:
             start = ids.index(cursor.last_user_id) + 1
         for offset, lead in enumerate(leads):
             person = people[(start + offset) % len(people)]
-            assign_lead(lead, person, by=by)
+            assigned = assign_lead(lead, person, by=by)
+            lead.assigned_to, lead.assigned_at = (
+                assigned.assigned_to,
+                assigned.assigned_at,
+            )
         cursor.last_user_id = people[(start + len(leads) - 1) % len(people)].pk
         cursor.save(update_fields=["last_user_id"])
     return len(leads)
@@ -363,7 +367,7 @@ def _send_reminder(follow_up: LeadFollowUp, outcome: str) -> None:
         "phone": lead.phone,
         "email": lead.email,
         "due": timezone.localtime(follow_up.due_at).strftime("%Y-%m-%d %H:%M"),
-        "url": lead.get_absolute_url(),
+        "url": settings.CRM_SITE_URL.rstrip("/") + lead.get_absolute_url(),
     }
     recipients = []
     if follow_up.assigned_to and follow_up.assigned_to.email:
