@@ -16,6 +16,9 @@ from crm_project.phones import normalize_phone
 _META_PREFIX = re.compile(r"^[a-z]{1,2}:(?=\S)")
 # Spreadsheet tricks: a leading apostrophe or "=" keeps a number as text.
 _FORMULA_GUARD = re.compile(r'^(?:\'|="?)|"$')
+# Line breaks and tabs become spaces; other control characters go.
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\x85\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def strip_meta_prefix(value: str) -> str:
@@ -26,10 +29,10 @@ def clean_text(value, *, limit: int = 255) -> str:
     """A cell or JSON value as single-line text, without formula-looking prefixes."""
     if value is None:
         return ""
-    text = str(value).replace("\r", " ").replace("\n", " ").replace("\x00", "").strip()
+    text = _CONTROL.sub("", _LINE_BREAKS.sub(" ", str(value))).strip()
     # A value starting with = + - @ would run as a formula when the report is opened
     # in a spreadsheet: keep it, but inert.
-    if text[:1] in ("=", "+", "@") and not re.fullmatch(r"\+[\d\s().-]+", text):
+    if text[:1] in ("=", "+", "-", "@") and not re.fullmatch(r"\+[\d\s().-]+", text):
         text = "'" + text
     return text[:limit]
 
