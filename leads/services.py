@@ -98,9 +98,9 @@ def create_or_merge_lead(
                 )
                 lead._status_changed_by = by
                 lead.save()
-                if auto_assign:
-                    assign_round_robin([lead], by=by)
-                else:
+                # Without an active salesperson the lead stays unassigned, but its
+                # first-contact deadline is still tracked.
+                if not (auto_assign and assign_round_robin([lead], by=by)):
                     schedule_first_contact(lead, by=by)
             return Intake(lead, True)
         except IntegrityError:
@@ -121,6 +121,13 @@ def _find_match(phone: str, email: str, source: str, external_id: str) -> Lead |
 
 def _merge(lead: Lead, values: dict, contact) -> Intake:
     """Fill the matched lead's blank fields; never overwrite what staff entered."""
+    with transaction.atomic():
+        # Re-read under a lock: a stale copy must not save over a newer status.
+        lead = Lead.objects.select_for_update().get(pk=lead.pk)
+        return _fill_blanks(lead, values, contact)
+
+
+def _fill_blanks(lead: Lead, values: dict, contact) -> Intake:
     filled = [
         name for name in FILLABLE_FIELDS if values.get(name) and not getattr(lead, name)
     ]
@@ -164,19 +171,23 @@ def change_lead_status(
         locked._status_changed_by = by
         locked._status_note = note
         locked.save(update_fields=fields)
-        if status not in OPEN_STATUSES:
-            LeadFollowUp.objects.filter(
-                lead=locked, status__in=[LeadFollowUp.Status.PENDING]
-            ).update(status=LeadFollowUp.Status.DONE, completed_at=timezone.now())
     lead.status = locked.status
     return locked
 
 
 def record_lead_status_change(lead: Lead, *, created: bool) -> None:
-    """After any save: one history row when the status changed (or on creation)."""
+    """After any save: one history row when the status changed (or on creation);
+    a lead leaving the open statuses has its pending and overdue follow-ups closed."""
     old = None if created else getattr(lead, "_old_status", None)
     if not created and (old is None or old == lead.status):
         return
+    if lead.status not in OPEN_STATUSES:
+        # Whatever path closed the lead (a service, the admin, a plain save), nobody
+        # is to be reminded about it any more.
+        LeadFollowUp.objects.filter(
+            lead=lead,
+            status__in=[LeadFollowUp.Status.PENDING, LeadFollowUp.Status.OVERDUE],
+        ).update(status=LeadFollowUp.Status.DONE, completed_at=timezone.now())
     LeadStatusHistory.objects.create(
         lead=lead,
         from_status=old or "",
@@ -229,9 +240,11 @@ def assign_round_robin(leads, *, by=None) -> int:
             name="leads"
         )
         ids = [p.pk for p in people]
+        # The turn passes to the first salesperson after the last one served,
+        # also when that one has since left the rotation.
         start = 0
-        if cursor.last_user_id in ids:
-            start = ids.index(cursor.last_user_id) + 1
+        if cursor.last_user_id is not None:
+            start = next((i for i, pk in enumerate(ids) if pk > cursor.last_user_id), 0)
         for offset, lead in enumerate(leads):
             person = people[(start + offset) % len(people)]
             assigned = assign_lead(lead, person, by=by)
@@ -328,7 +341,7 @@ def process_follow_ups(*, now: dt.datetime | None = None) -> FollowUpRun:
 def _remind(pk: int, now: dt.datetime, interval: dt.timedelta) -> str:
     with transaction.atomic():
         follow_up = (
-            LeadFollowUp.objects.select_for_update(skip_locked=True)
+            LeadFollowUp.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("lead", "assigned_to")
             .filter(pk=pk, status=LeadFollowUp.Status.OVERDUE)
             .filter(
