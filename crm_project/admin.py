@@ -13,7 +13,14 @@ from django.contrib.auth.admin import UserAdmin
 User = get_user_model()
 
 # The forms ("app_label.model") whose staff field is an autocomplete.
-STAFF_PICKER_SOURCES = frozenset({"appointments.appointment", "clients.interaction"})
+STAFF_PICKER_SOURCES = frozenset(
+    {
+        "appointments.appointment",
+        "clients.interaction",
+        "leads.lead",
+        "leads.leadfollowup",
+    }
+)
 
 
 def is_staff_lookup(request) -> bool:

@@ -36,6 +36,35 @@ def looks_like_phone(term: str) -> bool:
     return bool(PHONE_LIKE.match(term)) and digits >= MIN_PHONE_DIGITS
 
 
+def search_by_contact(
+    queryset: QuerySet, term: str, *, prefix: str = ""
+) -> QuerySet | None:
+    """The phone and email part of a search, for any model with ``phone`` (E.164)
+    and ``email`` fields behind unique indexes (clients, leads).
+
+    - a valid phone in any format: ``phone = <E.164>``, an exact index match;
+    - an email: ``lower(email) = <term>``, the expression of the functional unique
+      index (``iexact`` would compile to ``UPPER()`` and miss it); ``email <> ''``
+      repeats the index's condition so PostgreSQL may use the partial index.
+
+    None when ``term`` is neither (a phone-like term that is not a valid number
+    included): the caller decides what else the term may be.
+    """
+    term = (term or "").strip()
+    if looks_like_phone(term):
+        phone = normalize_phone(term)
+        if phone:
+            return queryset.filter(**{f"{prefix}phone": phone})
+        return None
+    if "@" in term:
+        return (
+            queryset.annotate(_search_email=Lower(f"{prefix}email"))
+            .filter(_search_email=term.lower())
+            .exclude(**{f"{prefix}email": ""})
+        )
+    return None
+
+
 def search_clients(
     queryset: QuerySet,
     term: str,
@@ -59,18 +88,12 @@ def search_clients(
     term = (term or "").strip()
     if not term:
         return queryset
+    found = search_by_contact(queryset, term, prefix=prefix)
+    if found is not None:
+        return found
     if looks_like_phone(term):
-        phone = normalize_phone(term)
-        if phone:
-            return queryset.filter(**{f"{prefix}phone": phone})
         code = re.sub(r"\D", "", term)
         return queryset.filter(**{f"{prefix}referral_code": code})
-    if "@" in term:
-        return (
-            queryset.annotate(_search_email=Lower(f"{prefix}email"))
-            .filter(_search_email=term.lower())
-            .exclude(**{f"{prefix}email": ""})
-        )
     words = term.split()
     if prefix and not text_fields:
         # A name matches a handful of clients: find them once, then the list's

@@ -1,9 +1,27 @@
-"""What the admin index shows: the day at the front desk."""
+"""What the admin index shows: the day at the front desk, and late lead follow-ups."""
 
+from django.db.models import Q
 from django.utils import timezone
 
 from appointments.selectors import appointments_on
+from leads.models import LeadFollowUp
 from packages.selectors import purchases_expiring, this_week
+
+# The dashboard lists this many overdue follow-ups; "See all" opens the rest.
+OVERDUE_FOLLOW_UPS_SHOWN = 15
+
+
+def overdue_follow_ups(user, now=None):
+    """Follow-ups past due and not done: the user's own, or everyone's for those
+    who see all leads (managers, owners)."""
+    now = now or timezone.now()
+    queryset = LeadFollowUp.objects.filter(
+        Q(status=LeadFollowUp.Status.OVERDUE)
+        | Q(status=LeadFollowUp.Status.PENDING, due_at__lt=now)
+    )
+    if not (user.is_superuser or user.has_perm("leads.view_all_leads")):
+        queryset = queryset.filter(assigned_to=user)
+    return queryset.select_related("lead", "assigned_to").order_by("due_at", "pk")
 
 
 def dashboard_context(request) -> dict:
@@ -14,4 +32,11 @@ def dashboard_context(request) -> dict:
         context["todays_appointments"] = appointments_on(today)
     if user.has_perm("packages.view_packagepurchase"):
         context["expiring_purchases"] = purchases_expiring(*this_week(today))
+    if user.has_perm("leads.view_leadfollowup"):
+        context["overdue_follow_ups"] = list(
+            overdue_follow_ups(user)[:OVERDUE_FOLLOW_UPS_SHOWN]
+        )
+        context["sees_all_follow_ups"] = user.is_superuser or user.has_perm(
+            "leads.view_all_leads"
+        )
     return context
