@@ -12,3 +12,11 @@ def process_follow_ups() -> dict:
         "reminded": run.reminded,
         "escalated": run.escalated,
     }
+
+
+@shared_task(name="leads.tasks.run_import", acks_late=True)
+def run_import_task(import_log_id: int) -> str:
+    """Run a queued lead import; a done or running import is not run again."""
+    from .importing import run_import
+
+    return run_import(import_log_id).status

@@ -1,0 +1,691 @@
+"""The import pipeline: rows → normalised records → de-duplication (within the file
+and against the database) → multi-row INSERT ... ON CONFLICT DO NOTHING in chunks.
+
+Created rows bypass Lead.save() and its post_save signal, so this module writes the
+creation history rows, first-contact follow-ups and round-robin assignment itself,
+in bulk, with the same rules as leads.services.
+"""
+
+import datetime as dt
+import functools
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm_project.phones import normalize_phone
+
+from ..models import Lead, LeadFollowUp, LeadStatus, LeadStatusHistory, RoundRobinCursor
+from ..normalize import clean_text, normalize_email, phone_text, strip_meta_prefix
+from ..services import FILLABLE_FIELDS, active_salespeople
+from .columns import GENERIC_SOURCES, row_source
+
+CHUNK_SIZE = 2000
+CREATED = "created"
+DUPLICATE_IN_FILE = "duplicate_in_file"
+DUPLICATE_EXISTING = "duplicate_existing"
+BAD = "bad"
+REPORT_HEADER = ["row", "outcome", "lead_id", "matched_lead_id", "message"]
+
+_TEXT_FIELDS = (*FILLABLE_FIELDS, "notes")
+_INSERT_COLUMNS = (
+    "full_name",
+    "phone",
+    "email",
+    "invalid_contact",
+    "source",
+    "campaign_name",
+    "ad_name",
+    "form_name",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "external_id",
+    "received_at",
+    "status",
+    "lost_reason",
+    "first_contact_due_at",
+    "notes",
+    "import_log_id",
+    "created_at",
+    "updated_at",
+)
+
+
+@dataclass
+class Counts:
+    rows: int = 0
+    created: int = 0
+    duplicate_in_file: int = 0
+    duplicate_existing: int = 0
+    bad: int = 0
+
+    def plus(self, other: "Counts") -> "Counts":
+        return Counts(
+            **{
+                f.name: getattr(self, f.name) + getattr(other, f.name)
+                for f in fields(self)
+            }
+        )
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class Record:
+    __slots__ = (
+        "row",
+        "values",
+        "phone",
+        "email",
+        "invalid",
+        "external_id",
+        "source",
+        "received_at",
+        "outcome",
+        "lead_id",
+        "matched",
+        "message",
+        "ref",
+    )
+
+    def __init__(self, row: int):
+        self.row = row
+        self.values: dict = {}
+        self.phone = self.email = self.invalid = self.external_id = ""
+        self.source = ""
+        self.received_at = None
+        self.outcome = ""
+        self.lead_id = self.matched = None
+        self.message = ""
+        self.ref = None
+
+    def keys(self) -> list[str]:
+        keys = []
+        if self.phone:
+            keys.append("p" + self.phone)
+        if self.email:
+            keys.append("e" + self.email)
+        if self.external_id:
+            keys.append("x" + self.source + "\x1f" + self.external_id)
+        return keys
+
+    def resolved_id(self) -> int | None:
+        return self.lead_id or self.matched
+
+    def report_row(self) -> list:
+        return [
+            self.row,
+            self.outcome,
+            self.lead_id or "",
+            self.matched or "",
+            clean_text(self.message, limit=1000),
+        ]
+
+
+# Phone parsing with phonenumbers is the hot spot; exports repeat numbers often.
+@functools.lru_cache(maxsize=200_000)
+def _phone(text: str, region: str) -> str | None:
+    return normalize_phone(text, region)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _email(text: str) -> str | None:
+    return normalize_email(text)
+
+
+def cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+_DATE_FORMATS = (
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%Y/%m/%d %H:%M:%S",
+)
+
+
+def parse_received(value) -> dt.datetime | None:
+    """A created-time cell as an aware datetime, or None when unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime.combine(value, dt.time())
+    else:
+        text = strip_meta_prefix(str(value)).strip()
+        parsed = None
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            formats = _DATE_FORMATS
+            if not settings.LANGUAGE_CODE.startswith("es"):
+                formats = (*_DATE_FORMATS[3:6], *_DATE_FORMATS[:3], _DATE_FORMATS[6])
+            for pattern in formats:
+                try:
+                    parsed = dt.datetime.strptime(text, pattern)  # noqa: DTZ007
+                    break
+                except ValueError:
+                    continue
+        if parsed is None:
+            return None
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+class Pipeline:
+    """One pass over a file's rows. ``dry_run`` computes outcomes without writing."""
+
+    def __init__(
+        self,
+        *,
+        indexes: dict[str, int],
+        source: str,
+        dry_run: bool,
+        log=None,
+        assign: str = "none",
+        by=None,
+        report=None,
+        sample_rows: int = 0,
+        on_chunk: Callable[[Counts], None] | None = None,
+    ):
+        self.indexes = indexes
+        self.source = source
+        self.dry_run = dry_run
+        self.log = log
+        self.assign = assign
+        self.by_id = getattr(by, "pk", None)
+        self.report = report
+        self.sample_rows = sample_rows
+        self.sample: list[dict] = []
+        self.on_chunk = on_chunk
+        self.counts = Counts()
+        self.region = settings.PHONENUMBER_DEFAULT_REGION
+        # Keys (phone, email, external id) seen in earlier chunks → their lead id
+        # (0 in a dry run for a lead that would be created).
+        self.file_keys: dict[str, int] = {}
+        self.chunk_keys: dict[str, Record] = {}
+        self.fills: dict[int, dict] = defaultdict(dict)
+        self.salespeople: list[int] = []
+        if assign == "round_robin" and not dry_run:
+            self.salespeople = list(active_salespeople().values_list("pk", flat=True))
+
+    # --- rows -------------------------------------------------------------------
+
+    def run(self, rows: Iterable[list], *, first_row: int = 2) -> Counts:
+        chunk: list[Record] = []
+        for number, row in enumerate(rows, start=first_row):
+            chunk.append(self._parse(number, row))
+            if len(chunk) >= CHUNK_SIZE:
+                self._flush(chunk)
+                chunk = []
+        if chunk:
+            self._flush(chunk)
+        return self.counts
+
+    def _cell(self, row: list, field: str):
+        index = self.indexes.get(field)
+        if index is None or index >= len(row):
+            return None
+        return row[index]
+
+    def _parse(self, number: int, row: list) -> Record:
+        rec = Record(number)
+        cell = self._cell
+        values = rec.values
+        for name in _TEXT_FIELDS:
+            if name in self.indexes:
+                text = cell_text(cell(row, name))
+                if text:
+                    values[name] = clean_text(
+                        text, limit=5000 if name == "notes" else 255
+                    )
+        if "full_name" not in values and (
+            "first_name" in self.indexes or "last_name" in self.indexes
+        ):
+            joined = " ".join(
+                part
+                for part in (
+                    cell_text(cell(row, "first_name")).strip(),
+                    cell_text(cell(row, "last_name")).strip(),
+                )
+                if part
+            )
+            if joined:
+                values["full_name"] = clean_text(joined, limit=200)
+        if values.get("full_name"):
+            values["full_name"] = values["full_name"][:200]
+        rec.source = self.source
+        if self.source in GENERIC_SOURCES:
+            rec.source = (
+                row_source(cell(row, "source"))
+                or row_source(cell(row, "platform"))
+                or self.source
+            )
+        external = cell_text(cell(row, "external_id"))
+        if external:
+            rec.external_id = clean_text(strip_meta_prefix(external))
+        rec.received_at = parse_received(cell(row, "received_at"))
+
+        invalid = []
+        phone_in = phone_text(cell(row, "phone"))
+        if phone_in:
+            phone = _phone(phone_in, self.region)
+            if phone:
+                rec.phone = phone
+            else:
+                invalid.append(f"phone: {clean_text(phone_in, limit=60)}")
+        email_in = cell_text(cell(row, "email")).strip()
+        if email_in:
+            email = _email(email_in)
+            if email:
+                rec.email = email
+            else:
+                invalid.append(f"email: {clean_text(email_in, limit=100)}")
+        rec.invalid = "; ".join(invalid)[:255]
+        if not (rec.phone or rec.email):
+            rec.outcome = BAD
+            rec.message = _("no valid phone or email")
+            if rec.invalid:
+                rec.message += f" ({rec.invalid})"
+            return rec
+        if rec.invalid:
+            rec.message = _("imported without the invalid %(value)s") % {
+                "value": rec.invalid
+            }
+        self._dedupe_in_file(rec)
+        return rec
+
+    def _dedupe_in_file(self, rec: Record) -> None:
+        keys = rec.keys()
+        ref = None
+        for key in keys:
+            ref = self.chunk_keys.get(key)
+            if ref is None:
+                ref = self.file_keys.get(key)
+            if ref is not None:
+                break
+        if ref is None:
+            for key in keys:
+                self.chunk_keys[key] = rec
+            return
+        rec.outcome = DUPLICATE_IN_FILE
+        rec.ref = ref
+        if isinstance(ref, Record):
+            # The first row is not written yet: fill its blanks before the insert.
+            for name, value in rec.values.items():
+                if name in FILLABLE_FIELDS and not ref.values.get(name):
+                    ref.values[name] = value
+            for name, prefix in (("phone", "p"), ("email", "e")):
+                value = getattr(rec, name)
+                if value and not getattr(ref, name) and not self._known(prefix + value):
+                    setattr(ref, name, value)
+                    self.chunk_keys[prefix + value] = ref
+        else:
+            wanted = self.fills[ref]
+            for name, value in rec.values.items():
+                if name in FILLABLE_FIELDS:
+                    wanted.setdefault(name, value)
+            for name, prefix in (("phone", "p"), ("email", "e")):
+                value = getattr(rec, name)
+                if value and not self._known(prefix + value):
+                    wanted.setdefault(name, value)
+                    self.file_keys[prefix + value] = ref
+
+    def _known(self, key: str) -> bool:
+        return key in self.chunk_keys or key in self.file_keys
+
+    # --- chunks -----------------------------------------------------------------
+
+    def _flush(self, chunk: list[Record]) -> None:
+        pending = [rec for rec in chunk if not rec.outcome]
+        parse_fills = {lead_id: dict(wanted) for lead_id, wanted in self.fills.items()}
+        for attempt in range(5):
+            for rec in pending:
+                rec.outcome, rec.lead_id, rec.matched = "", None, None
+            fills = defaultdict(dict, {k: dict(v) for k, v in parse_fills.items()})
+            try:
+                if self.dry_run:
+                    self._write_chunk(chunk, pending, fills)
+                else:
+                    with transaction.atomic():
+                        self._write_chunk(chunk, pending, fills)
+                break
+            except OperationalError as exc:
+                # Two imports inserting overlapping rows in different orders can
+                # deadlock on the unique indexes; PostgreSQL aborts one: redo it.
+                if "deadlock" not in str(exc).lower() or attempt == 4:
+                    raise
+        self.fills = defaultdict(dict)
+        for key, rec in self.chunk_keys.items():
+            self.file_keys[key] = rec.resolved_id() or 0
+        self.chunk_keys = {}
+        for rec in chunk:
+            if self.report is not None:
+                self.report.writerow(rec.report_row())
+            if len(self.sample) < self.sample_rows:
+                self.sample.append(
+                    {
+                        "row": rec.row,
+                        "full_name": rec.values.get("full_name", ""),
+                        "phone": rec.phone,
+                        "email": rec.email,
+                        "source": rec.source,
+                        "outcome": rec.outcome,
+                        "problem": rec.message,
+                    }
+                )
+        if self.on_chunk is not None:
+            self.on_chunk(self.counts)
+
+    def _write_chunk(self, chunk, pending, fills) -> None:
+        now = timezone.now()
+        to_insert = pending
+        for _attempt in range(3):
+            unmatched = self._match_existing(to_insert, fills)
+            if self.dry_run:
+                for rec in unmatched:
+                    rec.outcome = CREATED
+                break
+            to_insert = self._insert(unmatched, now)
+            if not to_insert:
+                break
+        for rec in to_insert if not self.dry_run else ():
+            rec.outcome = BAD
+            rec.message = _("kept conflicting with leads written at the same time")
+        for rec in chunk:
+            if rec.outcome == DUPLICATE_IN_FILE:
+                ref = rec.ref
+                rec.matched = ref.resolved_id() if isinstance(ref, Record) else ref
+                rec.matched = rec.matched or None
+        chunk_counts = Counts(rows=len(chunk))
+        for rec in chunk:
+            setattr(
+                chunk_counts,
+                rec.outcome,
+                getattr(chunk_counts, rec.outcome) + 1,
+            )
+        total = self.counts.plus(chunk_counts)
+        if not self.dry_run:
+            created = [rec.lead_id for rec in chunk if rec.outcome == CREATED]
+            if created:
+                self._after_create(created, now)
+            self._apply_fills(fills, now)
+            if self.log is not None:
+                type(self.log).objects.filter(pk=self.log.pk).update(
+                    processed_rows=total.rows,
+                    created_count=total.created,
+                    duplicate_in_file_count=total.duplicate_in_file,
+                    duplicate_existing_count=total.duplicate_existing,
+                    bad_row_count=total.bad,
+                    updated_at=now,
+                )
+        self.counts = total
+
+    def _match_existing(self, recs: list[Record], fills) -> list[Record]:
+        """Mark the records that match a lead in the database; return the rest."""
+        if not recs:
+            return []
+        columns = ("id", "phone", "email", "source", "external_id", *FILLABLE_FIELDS)
+        found: dict[int, dict] = {}
+        phones = [rec.phone for rec in recs if rec.phone]
+        emails = [rec.email for rec in recs if rec.email]
+        if phones:
+            for lead in Lead.objects.filter(~Q(phone=""), phone__in=phones).values(
+                *columns
+            ):
+                found[lead["id"]] = lead
+        if emails:
+            query = (
+                Lead.objects.annotate(email_lower=Lower("email"))
+                .filter(~Q(email=""), email_lower__in=emails)
+                .values(*columns)
+            )
+            for lead in query:
+                found[lead["id"]] = lead
+        by_source = defaultdict(list)
+        for rec in recs:
+            if rec.external_id:
+                by_source[rec.source].append(rec.external_id)
+        for source, ids in by_source.items():
+            query = Lead.objects.filter(
+                ~Q(external_id=""), source=source, external_id__in=ids
+            ).values(*columns)
+            for lead in query:
+                found[lead["id"]] = lead
+        if not found:
+            return list(recs)
+        by_key: dict[str, int] = {}
+        for lead_id in sorted(found, reverse=True):  # the oldest lead wins
+            lead = found[lead_id]
+            if lead["phone"]:
+                by_key["p" + lead["phone"]] = lead_id
+            if lead["email"]:
+                by_key["e" + lead["email"].lower()] = lead_id
+            if lead["external_id"]:
+                by_key["x" + lead["source"] + "\x1f" + lead["external_id"]] = lead_id
+        rest = []
+        for rec in recs:
+            matches = [by_key[key] for key in rec.keys() if key in by_key]
+            if not matches:
+                rest.append(rec)
+                continue
+            lead_id = min(matches)
+            rec.outcome = DUPLICATE_EXISTING
+            rec.matched = lead_id
+            wanted = fills[lead_id]
+            for name, value in rec.values.items():
+                if name in FILLABLE_FIELDS:
+                    wanted.setdefault(name, value)
+            for name in ("phone", "email"):
+                if getattr(rec, name):
+                    wanted.setdefault(name, getattr(rec, name))
+        return rest
+
+    # --- writing ----------------------------------------------------------------
+
+    def _insert(self, recs: list[Record], now: dt.datetime) -> list[Record]:
+        """INSERT the records; return those that lost to a concurrent writer."""
+        if not recs:
+            return []
+        adapt = connection.ops.adapt_datetimefield_value
+        now_db = adapt(now)
+        log_id = self.log.pk if self.log is not None else None
+        hours = dt.timedelta(hours=settings.LEADS_FIRST_CONTACT_HOURS)
+        rows = []
+        # A stable order makes two overlapping imports lock index entries alike.
+        recs = sorted(recs, key=lambda rec: rec.phone or rec.email)
+        for rec in recs:
+            received = rec.received_at or now
+            values = rec.values
+            rows.append(
+                (
+                    values.get("full_name", ""),
+                    rec.phone,
+                    rec.email,
+                    rec.invalid,
+                    rec.source,
+                    values.get("campaign_name", ""),
+                    values.get("ad_name", ""),
+                    values.get("form_name", ""),
+                    values.get("utm_source", ""),
+                    values.get("utm_medium", ""),
+                    values.get("utm_campaign", ""),
+                    values.get("utm_term", ""),
+                    values.get("utm_content", ""),
+                    rec.external_id,
+                    adapt(received),
+                    LeadStatus.NEW.value,
+                    "",
+                    adapt(received + hours),
+                    values.get("notes", ""),
+                    log_id,
+                    now_db,
+                    now_db,
+                )
+            )
+        returned = _insert_returning(rows)
+        by_key = {}
+        for rec in recs:
+            by_key[rec.phone or "e" + rec.email] = rec
+        for lead_id, phone, email in returned:
+            rec = by_key[phone or "e" + email]
+            rec.outcome = CREATED
+            rec.lead_id = lead_id
+        return [rec for rec in recs if rec.outcome != CREATED]
+
+    def _after_create(self, lead_ids: list[int], now: dt.datetime) -> None:
+        """Assignment, creation history and first-contact follow-ups, in bulk."""
+        if self.salespeople:
+            cursor, _created = (
+                RoundRobinCursor.objects.select_for_update().get_or_create(name="leads")
+            )
+            people = self.salespeople
+            start = 0
+            if cursor.last_user_id in people:
+                start = people.index(cursor.last_user_id) + 1
+            shares = defaultdict(list)
+            for offset, lead_id in enumerate(lead_ids):
+                shares[people[(start + offset) % len(people)]].append(lead_id)
+            for person, ids in shares.items():
+                Lead.objects.filter(pk__in=ids).update(
+                    assigned_to_id=person, assigned_at=now
+                )
+            cursor.last_user_id = people[(start + len(lead_ids) - 1) % len(people)]
+            cursor.save(update_fields=["last_user_id"])
+        adapt = connection.ops.adapt_datetimefield_value
+        qn = connection.ops.quote_name
+        lead_table = qn(Lead._meta.db_table)
+        placeholders = ", ".join(["%s"] * len(lead_ids))
+        with connection.cursor() as cursor:
+            # Identifiers are our own table names; every value is a parameter.
+            cursor.execute(
+                f"INSERT INTO {qn(LeadStatusHistory._meta.db_table)} "  # noqa: S608
+                "(lead_id, from_status, to_status, changed_by_id, changed_at, note) "
+                f"SELECT id, '', status, %s, %s, '' FROM {lead_table} "
+                f"WHERE id IN ({placeholders})",
+                [self.by_id, adapt(now), *lead_ids],
+            )
+            cursor.execute(
+                f"INSERT INTO {qn(LeadFollowUp._meta.db_table)} "  # noqa: S608
+                "(lead_id, due_at, note, status, assigned_to_id, reminder_count, "
+                "created_by_id, created_at, updated_at) "
+                "SELECT id, first_contact_due_at, %s, %s, assigned_to_id, 0, "
+                "%s, %s, %s "
+                f"FROM {lead_table} WHERE id IN ({placeholders})",
+                [
+                    _("First contact"),
+                    LeadFollowUp.Status.PENDING.value,
+                    self.by_id,
+                    adapt(now),
+                    adapt(now),
+                    *lead_ids,
+                ],
+            )
+
+    def _apply_fills(self, fills: dict[int, dict], now: dt.datetime) -> None:
+        """Fill blank fields of matched leads (the rule of services._merge)."""
+        fills = {lead_id: wanted for lead_id, wanted in fills.items() if wanted}
+        if not fills:
+            return
+        leads = {
+            lead["id"]: lead
+            for lead in Lead.objects.filter(pk__in=list(fills)).values(
+                "id", "phone", "email", *FILLABLE_FIELDS
+            )
+        }
+        phones = {w["phone"] for w in fills.values() if w.get("phone")}
+        emails = {w["email"] for w in fills.values() if w.get("email")}
+        taken = set()
+        if phones:
+            taken |= {
+                "p" + p
+                for p in Lead.objects.filter(phone__in=phones).values_list(
+                    "phone", flat=True
+                )
+            }
+        if emails:
+            taken |= {
+                "e" + e
+                for e in Lead.objects.annotate(email_lower=Lower("email"))
+                .filter(~Q(email=""), email_lower__in=emails)
+                .values_list("email_lower", flat=True)
+            }
+        for lead_id, wanted in fills.items():
+            lead = leads.get(lead_id)
+            if lead is None:
+                continue
+            updates = {
+                name: value
+                for name, value in wanted.items()
+                if name in FILLABLE_FIELDS and not lead[name]
+            }
+            for name, prefix in (("phone", "p"), ("email", "e")):
+                value = wanted.get(name)
+                if value and not lead[name] and prefix + value not in taken:
+                    updates[name] = value
+                    taken.add(prefix + value)
+            if not updates:
+                continue
+            try:
+                with transaction.atomic():
+                    Lead.objects.filter(pk=lead_id).update(**updates, updated_at=now)
+            except IntegrityError:
+                # Another writer took the phone or email meanwhile: fill the rest.
+                updates.pop("phone", None)
+                updates.pop("email", None)
+                if updates:
+                    Lead.objects.filter(pk=lead_id).update(**updates, updated_at=now)
+
+
+def _insert_returning(rows: list[tuple]) -> list[tuple]:
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(name) for name in _INSERT_COLUMNS)
+    # Identifiers are ours; every value goes as a parameter.
+    head = f"INSERT INTO {qn(Lead._meta.db_table)} ({columns}) VALUES "  # noqa: S608
+    tail = " ON CONFLICT DO NOTHING RETURNING id, phone, email"
+    returned: list[tuple] = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            from psycopg2.extras import execute_values
+
+            returned = execute_values(
+                cursor.cursor, head + "%s" + tail, rows, page_size=len(rows), fetch=True
+            )
+        else:
+            one = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
+            for start in range(0, len(rows), 500):
+                batch = rows[start : start + 500]
+                cursor.execute(
+                    head + ", ".join([one] * len(batch)) + tail,
+                    [value for row in batch for value in row],
+                )
+                returned.extend(cursor.fetchall())
+    return [tuple(row) for row in returned]
+
+
+def iter_report(path) -> Iterator[list[str]]:
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        yield from csv.reader(handle)
