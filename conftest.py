@@ -4,7 +4,9 @@ unless DATABASE_URL / REDIS_URL point at real servers (CI sets both)."""
 import os
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
+from django.utils import translation
 
 from crm_project.celery import app as celery_app
 
@@ -37,6 +39,14 @@ def _eager_celery(request):
     celery_app.conf.task_eager_propagates = eager
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """LocaleMiddleware activates the browser's language for the rest of the thread:
+    a Spanish request must not turn the next test's messages Spanish."""
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

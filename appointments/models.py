@@ -1,12 +1,13 @@
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
+from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clients.models import Client
 from crm_project.models import TimeStamped
+from crm_project.status import StatusTracked
 from packages.models import PackagePurchase
 from services.models import Service
 
@@ -77,8 +78,11 @@ class AppointmentQuerySet(models.QuerySet):
         )
 
 
-class Appointment(TimeStamped):
+class Appointment(StatusTracked, TimeStamped):
+    """A booked visit; ``save()`` enforces ALLOWED_TRANSITIONS on every path."""
+
     Status = Status
+    stored_fields = ("session_consumed",)
 
     client = models.ForeignKey(
         Client,
@@ -195,35 +199,9 @@ class Appointment(TimeStamped):
         when = local.strftime("%Y-%m-%d %H:%M") if local else "?"
         return f"{self.service} · {self.client} · {when}"
 
-    def save(self, *args, **kwargs) -> None:
-        """Enforce the lifecycle whatever path saves; the signal writes history.
-
-        The save and its post_save work (history row, package session) share one
-        transaction, so a failure there (no session left) undoes the status change,
-        also for a plain ``save()`` outside any transaction. The row is locked while
-        its stored status is read, so racing saves record one change.
-        """
-        with transaction.atomic(using=kwargs.get("using")):
-            self._old_status = None
-            if self.pk and not self._state.adding:
-                stored = (
-                    type(self)
-                    .objects.select_for_update()
-                    .filter(pk=self.pk)
-                    .values_list("status", "session_consumed")
-                    .first()
-                )
-                if stored is not None:
-                    # Only the services' conditional update flips session_consumed;
-                    # a stale instance must not write an old value back.
-                    self._old_status, self.session_consumed = stored
-            if (
-                self._old_status is not None
-                and self._old_status != self.status
-                and self.status not in ALLOWED_TRANSITIONS[self._old_status]
-            ):
-                raise InvalidTransition(self._old_status, self.status)
-            super().save(*args, **kwargs)
+    def check_transition(self, old: str, new: str) -> None:
+        if new not in ALLOWED_TRANSITIONS[old]:
+            raise InvalidTransition(old, new)
 
     def can_transition_to(self, status: str) -> bool:
         return status in ALLOWED_TRANSITIONS.get(self.status, frozenset())

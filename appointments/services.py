@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from clients.models import Client
 from clients.selectors import can_see_medical_info
 from clients.services import refresh_client_figures
+from crm_project.status import status_changed, write_status_history
 from crm_project.timeutils import week_bounds
 from packages.models import PackagePurchase
 from packages.services import consume_session, release_session
@@ -211,13 +212,12 @@ def book_appointment(
             notes=notes,
             booked_by=by,
         )
-        appointment._status_changed_by = by
-        appointment._status_note = (
-            _("Booked with contraindication override: %(reason)s")
-            % {"reason": override_reason}
-            if overridden
-            else ""
-        )
+        note = ""
+        if overridden:
+            note = _("Booked with contraindication override: %(reason)s") % {
+                "reason": override_reason
+            }
+        appointment.mark_status_change(by=by, note=note)
         appointment.save()
     return appointment
 
@@ -239,8 +239,7 @@ def change_status(
         if not locked.can_transition_to(status):
             raise InvalidTransition(locked.status, status)
         locked.status = status
-        locked._status_changed_by = by
-        locked._status_note = note
+        locked.mark_status_change(by=by, note=note)
         locked.save(update_fields=["status", "updated_at"])
     appointment.status = locked.status
     # The caller's instance may be saved or deleted next: it must know it holds (or
@@ -305,24 +304,16 @@ def record_status_change(appointment: Appointment, *, created: bool) -> None:
     session left) undoes the save itself. Idempotent on the session: the appointment's
     ``session_consumed`` flag flips by a conditional update, once.
     """
-    old = None if created else getattr(appointment, "_old_status", None)
-    if not created and (old is None or old == appointment.status):
+    old = status_changed(appointment, created=created)
+    if old is None:
         return
     with transaction.atomic():
-        AppointmentStatusHistory.objects.create(
-            appointment=appointment,
-            from_status=old or "",
-            to_status=appointment.status,
-            changed_by=getattr(appointment, "_status_changed_by", None),
-            note=(getattr(appointment, "_status_note", "") or "")[:255],
+        write_status_history(
+            appointment, AppointmentStatusHistory, old=old, appointment=appointment
         )
         sync_session_usage(appointment)
         if Status.COMPLETED in (old, appointment.status):
             refresh_client_figures(appointment.client_id)
-    # The same instance may be saved again; its next change starts from here.
-    appointment._old_status = appointment.status
-    appointment._status_changed_by = None
-    appointment._status_note = ""
 
 
 def sync_session_usage(appointment: Appointment) -> None:

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clients.models import Client
 from crm_project.models import TimeStamped
+from crm_project.status import StatusTracked
 
 
 class Source(models.TextChoices):
@@ -66,7 +67,7 @@ class LeadQuerySet(models.QuerySet):
         return self.annotate(email_lower=Lower("email")).filter(condition)
 
 
-class Lead(TimeStamped):
+class Lead(StatusTracked, TimeStamped):
     """A prospective client, from an import, a webhook or the front desk.
 
     One person is one lead: the normalised phone and the lower-cased email are each
@@ -177,20 +178,6 @@ class Lead(TimeStamped):
 
     def __str__(self) -> str:
         return self.full_name or self.phone or self.email
-
-    def save(self, *args, **kwargs) -> None:
-        """Record the stored status first, so the signal can write one history row."""
-        with transaction.atomic(using=kwargs.get("using")):
-            self._old_status = None
-            if self.pk and not self._state.adding:
-                self._old_status = (
-                    type(self)
-                    .objects.select_for_update()
-                    .filter(pk=self.pk)
-                    .values_list("status", flat=True)
-                    .first()
-                )
-            super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("admin:leads_lead_change", args=[self.pk])

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from clients.models import Client
+from crm_project.status import status_changed, write_status_history
 
 from .models import (
     OPEN_STATUSES,
@@ -96,7 +97,7 @@ def create_or_merge_lead(
                     first_contact_due_at=first_contact_due(received_at),
                     **values,
                 )
-                lead._status_changed_by = by
+                lead.mark_status_change(by=by)
                 lead.save()
                 # Without an active salesperson the lead stays unassigned, but its
                 # first-contact deadline is still tracked.
@@ -168,8 +169,7 @@ def change_lead_status(
         if status == LeadStatus.LOST:
             locked.lost_reason = lost_reason or locked.lost_reason
             fields.append("lost_reason")
-        locked._status_changed_by = by
-        locked._status_note = note
+        locked.mark_status_change(by=by, note=note)
         locked.save(update_fields=fields)
     lead.status = locked.status
     return locked
@@ -178,9 +178,10 @@ def change_lead_status(
 def record_lead_status_change(lead: Lead, *, created: bool) -> None:
     """After any save: one history row when the status changed (or on creation);
     a lead leaving the open statuses has its pending and overdue follow-ups closed."""
-    old = None if created else getattr(lead, "_old_status", None)
-    if not created and (old is None or old == lead.status):
+    old = status_changed(lead, created=created)
+    if old is None:
         return
+    write_status_history(lead, LeadStatusHistory, old=old, lead=lead)
     if lead.status not in OPEN_STATUSES:
         # Whatever path closed the lead (a service, the admin, a plain save), nobody
         # is to be reminded about it any more.
@@ -188,16 +189,6 @@ def record_lead_status_change(lead: Lead, *, created: bool) -> None:
             lead=lead,
             status__in=[LeadFollowUp.Status.PENDING, LeadFollowUp.Status.OVERDUE],
         ).update(status=LeadFollowUp.Status.DONE, completed_at=timezone.now())
-    LeadStatusHistory.objects.create(
-        lead=lead,
-        from_status=old or "",
-        to_status=lead.status,
-        changed_by=getattr(lead, "_status_changed_by", None),
-        note=(getattr(lead, "_status_note", "") or "")[:255],
-    )
-    lead._old_status = lead.status
-    lead._status_changed_by = None
-    lead._status_note = ""
 
 
 # --- assignment ---------------------------------------------------------------------
