@@ -259,6 +259,28 @@ LEADS_ESCALATE_AFTER_REMINDERS = env.int("LEADS_ESCALATE_AFTER_REMINDERS", defau
 LEADS_SALESPERSON_GROUP = "salesperson"
 LEADS_MANAGER_GROUP = "manager"
 
+# Lead webhooks (leads.webhooks): credentials per source. An active WebhookSecret row
+# set in the admin wins over these; a source with no secret anywhere answers 503.
+LEADS_WEBHOOKS = {
+    "meta": {
+        "secret": env.str("LEADS_META_APP_SECRET", default=""),
+        "verify_token": env.str("LEADS_META_VERIFY_TOKEN", default=""),
+        # Lead Ads webhooks carry only an id: the fields are read from the Graph API.
+        "access_token": env.str("LEADS_META_ACCESS_TOKEN", default=""),
+    },
+    "telegram": {"secret": env.str("LEADS_TELEGRAM_SECRET", default="")},
+    "whatsapp": {
+        "secret": env.str("LEADS_WHATSAPP_APP_SECRET", default=""),
+        "verify_token": env.str("LEADS_WHATSAPP_VERIFY_TOKEN", default=""),
+    },
+    "landing_page": {"secret": env.str("LEADS_LANDING_API_KEY", default="")},
+    "call_tracking": {"secret": env.str("LEADS_CALL_TRACKING_API_KEY", default="")},
+}
+LEADS_WEBHOOK_MAX_BYTES = env.int("LEADS_WEBHOOK_MAX_BYTES", default=64 * 1024)
+LEADS_META_GRAPH_URL = env.str(
+    "LEADS_META_GRAPH_URL", default="https://graph.facebook.com/v19.0"
+)
+
 # --- Admin (Jazzmin) ------------------------------------------------------------------
 JAZZMIN_SETTINGS = {
     "site_title": CRM_BUSINESS_NAME,

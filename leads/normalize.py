@@ -49,7 +49,8 @@ def phone_text(value) -> str:
 
 def normalize_email(raw) -> str | None:
     text = strip_meta_prefix(str(raw or "")).strip().lower()
-    if not text:
+    # Lead.email holds 254 characters (RFC 5321); a longer one would not be stored.
+    if not text or len(text) > 254:
         return None
     try:
         validate_email(text)
