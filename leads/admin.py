@@ -913,6 +913,10 @@ class Echo:
         return value
 
 
+def _used(mapping: dict) -> dict:
+    return {header: field for header, field in (mapping or {}).items() if field}
+
+
 def _tmp_dir() -> Path:
     directory = Path(settings.MEDIA_ROOT) / "imports" / "tmp"
     directory.mkdir(parents=True, exist_ok=True)
@@ -1097,6 +1101,7 @@ class ImportLogAdmin(ImportButtonMixin, admin.ModelAdmin):
 
     def upload_view(self, request):
         from .importing import ImportFileError, inspect_source
+        from .importing.sources import open_table
 
         self._check_may_import(request)
         form = ImportUploadForm(request.POST or None, request.FILES or None)
@@ -1114,21 +1119,24 @@ class ImportLogAdmin(ImportButtonMixin, admin.ModelAdmin):
             directory = _tmp_dir()
             _sweep_tmp(directory)
             tmp_path = None
-            if upload is not None:
-                suffix = Path(upload.name).suffix.lower()
-                tmp_path = directory / f"{token}{suffix}"
-                with tmp_path.open("wb") as out:
-                    for chunk in upload.chunks():
-                        out.write(chunk)
-                pending["tmp"] = tmp_path.name
-                pending["original_name"] = Path(upload.name).name[:255]
             try:
-                inspect_source(
-                    path=str(tmp_path) if tmp_path else None,
-                    sheet_url=pending["sheet_url"] or None,
-                    source=pending["source"],
-                    sample_rows=1,
-                )
+                if upload is not None:
+                    suffix = Path(upload.name).suffix.lower()
+                    tmp_path = directory / f"{token}{suffix}"
+                    with tmp_path.open("wb") as out:
+                        for chunk in upload.chunks():
+                            out.write(chunk)
+                    pending["tmp"] = tmp_path.name
+                    pending["original_name"] = Path(upload.name).name[:255]
+                    # Readable is enough here: the dry run lets the user fix the
+                    # column mapping.
+                    open_table(tmp_path)
+                else:
+                    inspect_source(
+                        sheet_url=pending["sheet_url"],
+                        source=pending["source"],
+                        sample_rows=1,
+                    )
             except ImportFileError as exc:
                 if tmp_path is not None:
                     tmp_path.unlink(missing_ok=True)
@@ -1152,6 +1160,8 @@ class ImportLogAdmin(ImportButtonMixin, admin.ModelAdmin):
 
     def preview_view(self, request, token):
         from .importing import ImportFileError, inspect_source
+        from .importing.columns import FIELDS
+        from .importing.sources import open_table
 
         self._check_may_import(request)
         imports = request.session.get(SESSION_IMPORTS, {})
@@ -1167,52 +1177,66 @@ class ImportLogAdmin(ImportButtonMixin, admin.ModelAdmin):
             return HttpResponseRedirect(upload_url)
 
         def inspect(mapping):
-            return inspect_source(
-                path=str(tmp_path) if tmp_path else None,
-                sheet_url=pending["sheet_url"] or None,
-                source=pending["source"],
-                mapping=mapping,
-            )
+            """The dry run, or (None, headers, reasons) when the mapping is unusable."""
+            try:
+                preview = inspect_source(
+                    path=str(tmp_path) if tmp_path else None,
+                    sheet_url=pending["sheet_url"] or None,
+                    source=pending["source"],
+                    mapping=mapping,
+                )
+            except ImportFileError as exc:
+                reasons = error_messages(exc)
+                if tmp_path is None:
+                    return None, [], reasons
+                try:
+                    headers = open_table(tmp_path).headers
+                except ImportFileError as unreadable:
+                    return None, [], error_messages(unreadable)
+                return None, headers, reasons
+            return preview, preview.headers, []
 
-        try:
-            preview = inspect(pending["mapping"])
-        except ImportFileError as exc:
-            for reason in error_messages(exc):
+        field_choices = [(value, str(label)) for value, label in FIELDS]
+        preview, headers, errors = inspect(pending["mapping"])
+        if preview is None and not headers:
+            for reason in errors:
                 self.message_user(request, reason, messages.ERROR)
             return HttpResponseRedirect(upload_url)
+        mapping = preview.mapping if preview else (pending["mapping"] or {})
         form = ImportMappingForm(
             request.POST or None,
-            headers=preview.headers,
-            fields=preview.fields,
-            mapping=preview.mapping,
+            headers=headers,
+            fields=field_choices,
+            mapping=mapping,
         )
         if request.method == "POST" and form.is_valid():
             mapping = form.mapping()
-            if "import" in request.POST:
-                return self._start(request, token, pending, tmp_path, mapping)
+            if "import" in request.POST and preview is not None:
+                if _used(mapping) == _used(preview.mapping):
+                    return self._start(request, token, pending, tmp_path, mapping)
+            preview, headers, errors = inspect(mapping)
+            if preview is None and not headers:
+                for reason in errors:
+                    self.message_user(request, reason, messages.ERROR)
+                return HttpResponseRedirect(upload_url)
             pending["mapping"] = mapping
             imports[token] = pending
             request.session[SESSION_IMPORTS] = imports
-            try:
-                preview = inspect(mapping)
-            except ImportFileError as exc:
-                for reason in error_messages(exc):
-                    self.message_user(request, reason, messages.ERROR)
-                return HttpResponseRedirect(upload_url)
             form = ImportMappingForm(
-                headers=preview.headers, fields=preview.fields, mapping=preview.mapping
+                headers=headers, fields=field_choices, mapping=mapping
             )
-        sample_columns = list(preview.sample[0].keys()) if preview.sample else []
+        sample = preview.sample if preview else []
+        sample_columns = list(sample[0].keys()) if sample else []
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Import leads: check before importing"),
             "preview": preview,
             "form": form,
+            "mapping_errors": errors,
             "pending": pending,
             "sample_columns": sample_columns,
             "sample_rows": [
-                [row.get(column, "") for column in sample_columns]
-                for row in preview.sample
+                [row.get(column, "") for column in sample_columns] for row in sample
             ],
             "source_display": dict(Lead.Source.choices).get(pending["source"]),
             "assign_display": dict(ImportLog.Assign.choices).get(pending["assign"]),

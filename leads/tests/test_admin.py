@@ -549,7 +549,9 @@ def test_the_upload_page_renders(admin_client):
     assert admin_client.get(reverse("admin:leads_importlog_upload")).status_code == 200
 
 
-def test_an_import_runs_from_upload_to_revert(admin_client, importing, settings):
+def test_an_import_runs_from_upload_to_revert(
+    admin_client, importing, settings, django_capture_on_commit_callbacks
+):
     LeadFactory(phone="+16465550999")
 
     uploaded = upload(admin_client, CSV_TEXT.encode())
@@ -565,7 +567,8 @@ def test_an_import_runs_from_upload_to_revert(admin_client, importing, settings)
 
     form = preview.context["form"]
     mapping = {name: field.initial or "" for name, field in form.fields.items()}
-    started = admin_client.post(uploaded["Location"], {"import": "1", **mapping})
+    with django_capture_on_commit_callbacks(execute=True):
+        started = admin_client.post(uploaded["Location"], {"import": "1", **mapping})
 
     assert started.status_code == 302
     log = ImportLog.objects.get()
@@ -607,10 +610,35 @@ def test_the_mapping_can_be_overridden_and_previewed_again(admin_client, importi
     form = preview.context["form"]
     data = {name: "" for name in form.fields}  # ignore every column
 
+    unusable = admin_client.post(url, {"preview": "1", **data})
+
+    assert unusable.status_code == 200
+    assert unusable.context["preview"] is None
+    assert "No phone or email column" in unusable.content.decode()
+
+    data["col_1"] = "phone"  # only the phone column
     again = admin_client.post(url, {"preview": "1", **data})
 
     assert again.status_code == 200
-    assert all(value == "" for value in again.context["preview"].mapping.values())
+    assert again.context["preview"].mapping["Phone"] == "phone"
+    assert not again.context["preview"].mapping.get("Email")
+    assert again.context["preview"].expected["created"] == 2
+
+
+def test_a_file_without_known_columns_can_be_mapped_by_hand(admin_client, importing):
+    text = "Column A,Column B\nAna,(646) 555-0101\nBea,(646) 555-0102\n"
+    uploaded = upload(admin_client, text.encode())
+    assert uploaded.status_code == 302
+
+    page = admin_client.get(uploaded["Location"])
+    assert page.status_code == 200
+    assert page.context["preview"] is None
+
+    again = admin_client.post(
+        uploaded["Location"], {"preview": "1", "col_0": "full_name", "col_1": "phone"}
+    )
+
+    assert again.context["preview"].expected["created"] == 2
 
 
 def test_a_broken_file_is_a_form_error(admin_client, importing):
