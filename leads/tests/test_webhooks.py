@@ -16,6 +16,8 @@ from leads.tests.factories import (
     SalespersonFactory,
     WebhookSecretFactory,
 )
+from leads.views import read_body
+from leads.webhooks import WebhookError
 
 pytestmark = pytest.mark.django_db
 
@@ -942,3 +944,26 @@ def test_hostile_bodies_never_cause_a_server_error(client, source, body):
     else:
         assert answer["outcome"] in ("created", "merged", "ignored", "duplicate")
         assert WebhookDelivery.objects.count() >= 1
+
+
+def test_a_body_longer_than_its_content_length_says_is_refused(rf, settings):
+    # A server may hand over a body its Content-Length does not announce (chunked).
+    settings.LEADS_WEBHOOK_MAX_BYTES = 100
+    request = rf.post(url("landing_page"), data=b"{}" * 100, content_type="text/plain")
+    request.META["CONTENT_LENGTH"] = "0"
+
+    with pytest.raises(WebhookError) as refused:
+        read_body(request)
+
+    assert refused.value.status == 413
+
+
+def test_a_long_name_is_kept_in_part(client):
+    payload = {**LANDING, "name": "=" + "N" * 400}
+
+    response = post_authenticated(client, "landing_page", payload)
+
+    assert response.status_code == 200
+    lead = Lead.objects.get()
+    assert lead.full_name.startswith("'=NNN")
+    assert len(lead.full_name) <= Lead._meta.get_field("full_name").max_length
