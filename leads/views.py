@@ -5,7 +5,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
@@ -143,6 +143,18 @@ def earlier_delivery(hook: str, external_id: str) -> WebhookDelivery | None:
     )
 
 
+def lock_delivery(hook: str, external_id: str) -> None:
+    """Serialise deliveries of one external id until the transaction ends, so that
+    a sender's retry racing the original is seen as a duplicate. SQLite needs none:
+    its IMMEDIATE transactions already take the write lock up front."""
+    if external_id and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                [f"leads.webhook:{hook}:{external_id}"],
+            )
+
+
 def remote_addr(request) -> str | None:
     try:
         return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
@@ -167,6 +179,7 @@ def fit_to_lead(data: dict) -> dict:
 def store(hook: BaseHook, item: Item, *, payload: dict, request) -> WebhookDelivery:
     """Write one item's lead and audit row (inside the caller's transaction)."""
     lead = None
+    lock_delivery(hook.name, item.external_id)
     earlier = earlier_delivery(hook.name, item.external_id)
     if earlier is not None:
         outcome, lead = Outcome.DUPLICATE, earlier.lead

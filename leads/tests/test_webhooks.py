@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import connection
+from django.test import Client
 
 from leads.models import Lead, Source, WebhookDelivery, WebhookSecret
 from leads.tests.factories import (
@@ -967,3 +969,39 @@ def test_a_long_name_is_kept_in_part(client):
     lead = Lead.objects.get()
     assert lead.full_name.startswith("'=NNN")
     assert len(lead.full_name) <= Lead._meta.get_field("full_name").max_length
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_racing_the_original_delivery_is_a_duplicate():
+    body = encode(LANDING)
+    barrier = threading.Barrier(4)
+    answers = []
+
+    def deliver():
+        try:
+            barrier.wait(timeout=10)
+            response = Client().post(
+                url("landing_page"),
+                data=body,
+                content_type="application/json",
+                headers={"X-Api-Key": LANDING_KEY},
+            )
+            answers.append((response.status_code, response.json()["outcome"]))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(answers) == [
+        (200, "created"),
+        (200, "duplicate"),
+        (200, "duplicate"),
+        (200, "duplicate"),
+    ]
+    assert Lead.objects.count() == 1
+    assert WebhookDelivery.objects.count() == 4
