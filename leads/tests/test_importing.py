@@ -710,3 +710,23 @@ def test_concurrent_overlapping_imports_create_no_duplicates(tmp_path, monkeypat
     for log in done:
         rows = list(csv.reader(Path(log.report.path).open(encoding="utf-8-sig")))
         assert len(rows) == 401
+
+
+# --- phone fast path ---------------------------------------------------------------
+
+
+def test_fast_phone_agrees_with_normalize_phone():
+    import random
+
+    from crm_project.phones import normalize_phone
+    from leads.importing.pipeline import fast_phone
+
+    rng = random.Random(7)
+    texts = ["+1 212 555 0199", "1-800-555-0199", "(011) 234-5678", "+44 20 7946 0958"]
+    for _ in range(3000):
+        digits = f"{rng.randrange(10**9, 10**10):010d}"
+        a, b, c = digits[:3], digits[3:6], digits[6:]
+        texts += [digits, f"({a}) {b}-{c}", f"+1 {a}.{b}.{c}", f"1{digits}"]
+    for region in ("US", "CA", "CL"):
+        for text in texts:
+            assert fast_phone(text, region) == normalize_phone(text, region), text

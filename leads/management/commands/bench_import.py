@@ -31,8 +31,8 @@ def phone_digits(i: int) -> str:
     """A distinct valid US number (10 digits) for every i below 69 million."""
     area = AREAS[i % len(AREAS)]
     rest = i // len(AREAS)
-    exchange = EXCHANGES[(rest // 10000) % len(EXCHANGES)]
-    return f"{area}{exchange}{rest % 10000:04d}"
+    exchange = EXCHANGES[rest % len(EXCHANGES)]
+    return f"{area}{exchange}{(rest // len(EXCHANGES)) % 10000:04d}"
 
 
 def styled(digits: str, style: int) -> str:
