@@ -8,6 +8,7 @@ import time_machine
 from django.urls import reverse
 
 from clients.tests.factories import UserFactory
+from crm_project.tests.test_worker import worker  # noqa: F401  (a fixture)
 from leads import services, tasks
 from leads.models import LeadFollowUp, LeadStatus
 from leads.tests.factories import (
@@ -304,3 +305,51 @@ def test_a_staff_user_outside_the_manager_group_is_not_escalated_to(
     run(DUE + dt.timedelta(minutes=1))
 
     assert mailoutbox[0].to == [salesperson.email]
+
+
+@pytest.fixture
+def console_worker(monkeypatch, request):
+    """A real worker (crm_project.tests.test_worker) that prints its emails."""
+    monkeypatch.setenv(
+        "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+    )
+    monkeypatch.setenv("CRM_SITE_URL", SITE)
+    return request.getfixturevalue("worker")
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_follow_up_job_once_per_interval(console_worker):
+    from crm_project.tests.test_worker import wait_for
+
+    queue, log, process = console_worker
+    salesperson = SalespersonFactory(email="sam@studio.test")
+    overdue = LeadFollowUpFactory(
+        lead=LeadFactory(full_name="Ana Worker", assigned_to=salesperson),
+        due_at=dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC),
+        note="Worker follow-up",
+    )
+
+    tasks.process_follow_ups.apply_async(queue=queue)
+    wait_for(
+        lambda: LeadFollowUp.objects.get(pk=overdue.pk).reminder_count == 1,
+        what="the overdue follow-up to be reminded",
+        log=log,
+        worker=process,
+    )
+    tasks.process_follow_ups.apply_async(queue=queue)
+    wait_for(
+        lambda: "0 overdue, 0 reminded, 0 escalated" in log.read_text(),
+        what="the second run to finish",
+        log=log,
+        worker=process,
+    )
+
+    follow_up = LeadFollowUp.objects.get(pk=overdue.pk)
+    assert (follow_up.status, follow_up.reminder_count) == (F.OVERDUE, 1)
+    output = log.read_text()
+    assert output.count("Subject: Overdue follow-up: Ana Worker") == 1
+    assert "To: sam@studio.test" in output
+    assert SITE + f"/admin/leads/lead/{overdue.lead_id}/change/" in output
+    assert "1 overdue, 1 reminded, 0 escalated" in output
