@@ -80,8 +80,8 @@ def make_delivery(i: int) -> WebhookDelivery:
 # model, row maker, search term, which row the term finds, query budget (on
 # PostgreSQL; SQLite runs one fewer on the big lists)
 ADMINS = {
-    "lead": ChangelistCase(Lead, make_lead, "Lastname3", 3, 9),
-    "follow_up": ChangelistCase(LeadFollowUp, make_follow_up, "Lastname3", 3, 9),
+    "lead": ChangelistCase(Lead, make_lead, "Lastname3", 3, 8),
+    "follow_up": ChangelistCase(LeadFollowUp, make_follow_up, "Lastname3", 3, 8),
     "history": ChangelistCase(
         LeadStatusHistory, make_history, "Lastname3", 3, 7, has_add_page=False
     ),
@@ -204,6 +204,27 @@ def test_a_salesperson_sees_only_their_own_follow_ups(client, salesperson):
 
     assert result_pks(response) == {mine.pk}
     assert client.get(change_url(theirs)).status_code in (302, 404)
+
+
+def test_a_salesperson_picks_staff_for_a_lead_through_autocomplete(client, salesperson):
+    a_salesperson(1)
+    User.objects.create(username="seller-customer-login", is_staff=False)
+    client.force_login(salesperson)
+
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {
+            "app_label": "leads",
+            "model_name": "lead",
+            "field_name": "assigned_to",
+            "term": "seller",
+        },
+    )
+
+    assert response.status_code == 200
+    names = {row["text"] for row in response.json()["results"]}
+    assert "seller-1" in names
+    assert "seller-customer-login" not in names
 
 
 def test_a_manager_sees_every_lead(client, manager):
