@@ -55,6 +55,10 @@ class Intake:
     problem: str = ""
 
 
+def _column_size(name: str) -> int:
+    return Lead._meta.get_field(name).max_length or 5000
+
+
 def first_contact_due(received_at: dt.datetime) -> dt.datetime:
     return received_at + dt.timedelta(hours=settings.LEADS_FIRST_CONTACT_HOURS)
 
@@ -73,12 +77,12 @@ def create_or_merge_lead(
     contact = normalize_contact(data.get("phone"), data.get("email"))
     if not contact.is_usable:
         return Intake(None, False, problem=_("no valid phone or email"))
+    # Each value cut to its column, so a hostile payload cannot fail the insert.
     values = {
-        name: clean_text(data.get(name)) for name in TEXT_FIELDS if data.get(name)
+        name: clean_text(data.get(name), limit=_column_size(name))
+        for name in TEXT_FIELDS
+        if data.get(name)
     }
-    values["notes"] = (
-        clean_text(data.get("notes"), limit=5000) if data.get("notes") else ""
-    )
     external_id = values.get("external_id", "")
     received_at = data.get("received_at") or timezone.now()
 

@@ -711,3 +711,17 @@ def test_the_lead_follow_up_schedule_exists_after_migrate():
     assert task.task == "leads.tasks.process_follow_ups"
     assert task.enabled
     assert (task.crontab.minute, task.crontab.hour) == ("*/15", "*")
+
+
+def test_overlong_values_are_cut_to_their_columns():
+    # Given a webhook or file with a 500-character name and campaign
+    data = {"full_name": "N" * 500, "campaign_name": "C" * 500, "phone": "4155550177"}
+
+    # When it comes in
+    intake = services.create_or_merge_lead(data, source="landing_page")
+
+    # Then the lead is stored, each value cut to fit
+    intake.lead.refresh_from_db()
+    assert intake.created
+    assert intake.lead.full_name == "N" * 200
+    assert intake.lead.campaign_name == "C" * 255
