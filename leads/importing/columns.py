@@ -2,6 +2,7 @@
 the real export formats (Meta Leads Center, Google Forms), ignoring case, accents,
 spaces and underscores."""
 
+import functools
 import re
 import unicodedata
 
@@ -218,5 +219,12 @@ GENERIC_SOURCES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1024)
+def _row_source(text: str) -> str | None:
+    return _SOURCE_ALIASES.get(header_key(text))
+
+
 def row_source(value) -> str | None:
-    return _SOURCE_ALIASES.get(header_key(value))
+    if value is None or value == "":
+        return None
+    return _row_source(str(value))
