@@ -675,3 +675,59 @@ def test_a_file_of_the_wrong_kind_is_a_form_error(admin_client):
 
     assert response.status_code == 200
     assert "file" in response.context["form"].errors
+
+
+def test_a_running_import_page_polls_its_progress(admin_client):
+    log = ImportLogFactory(status=ImportLog.Status.RUNNING, total_rows=10)
+    log.processed_rows = 4
+    log.save(update_fields=["processed_rows"])
+
+    page = admin_client.get(change_url(log)).content.decode()
+    progress = admin_client.get(
+        reverse("admin:leads_importlog_progress", args=[log.pk])
+    ).json()
+
+    assert 'data-running="1"' in page
+    assert "crm/import_progress.js" in page
+    assert (progress["percent"], progress["finished"]) == (40, False)
+    assert reverse("admin:leads_importlog_revert", args=[log.pk]) not in page
+
+
+def test_a_link_that_is_not_a_google_sheet_is_a_form_error(admin_client, importing):
+    response = admin_client.post(
+        reverse("admin:leads_importlog_upload"),
+        {
+            "sheet_url": "https://example.org/leads.csv",
+            "source": Source.GOOGLE_SHEETS,
+            "assign": ImportLog.Assign.NONE,
+        },
+    )
+
+    assert response.status_code == 200
+    assert "sheet_url" in response.context["form"].errors
+
+
+def test_the_same_file_twice_warns_before_importing(
+    admin_client, importing, django_capture_on_commit_callbacks
+):
+    first = upload(admin_client, CSV_TEXT.encode())
+    form = admin_client.get(first["Location"]).context["form"]
+    mapping = {name: field.initial or "" for name, field in form.fields.items()}
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(first["Location"], {"import": "1", **mapping})
+
+    second = upload(admin_client, CSV_TEXT.encode())
+    preview = admin_client.get(second["Location"])
+
+    assert preview.context["preview"].already_imported == ImportLog.objects.get()
+    assert 'id="already-imported"' in preview.content.decode()
+
+
+def test_a_salesperson_may_import(client, salesperson, importing):
+    client.force_login(salesperson)
+
+    assert client.get(changelist_url(ImportLog)).status_code == 200
+    uploaded = upload(client, CSV_TEXT.encode())
+
+    assert uploaded.status_code == 302
+    assert client.get(uploaded["Location"]).status_code == 200
