@@ -730,3 +730,14 @@ def test_fast_phone_agrees_with_normalize_phone():
     for region in ("US", "CA", "CL"):
         for text in texts:
             assert fast_phone(text, region) == normalize_phone(text, region), text
+
+
+def test_tabs_and_backslashes_survive(tmp_path):
+    path = formats.write_csv(
+        tmp_path / "x.csv",
+        [["Name", "Phone", "Notes"], ["Tab\there \\N back\\slash", "6465550170", "\\"]],
+    )
+    do_import(path)
+    lead = Lead.objects.get()
+    assert lead.full_name == "Tab\there \\N back\\slash"
+    assert lead.notes == "\\"
