@@ -39,6 +39,7 @@ from .common import ImportButtonMixin, badge
 SESSION_IMPORTS = "leads_pending_imports"
 # Uploads waiting between the dry run and the import; older ones are swept.
 TMP_MAX_AGE_SECONDS = 24 * 3600
+MAX_PENDING_IMPORTS = 5
 
 
 class Echo:
@@ -276,6 +277,9 @@ class ImportLogAdmin(ImportButtonMixin, admin.ModelAdmin):
                     form.add_error("file" if upload else "sheet_url", reason)
             else:
                 imports = request.session.get(SESSION_IMPORTS, {})
+                # Abandoned dry runs: keep the latest few (their files are swept).
+                for stale in list(imports)[: -(MAX_PENDING_IMPORTS - 1)]:
+                    imports.pop(stale, None)
                 imports[token] = pending
                 request.session[SESSION_IMPORTS] = imports
                 return HttpResponseRedirect(
