@@ -25,9 +25,13 @@ class StatusTracked(models.Model):
         work undoes the status change, also for a plain ``save()`` outside any
         transaction; racing saves record one change each.
         """
+        update_fields = kwargs.get("update_fields")
+        # A save that does not write the status cannot change it: a stale instance
+        # saved with update_fields=["notes"] must not record a change.
+        writes_status = update_fields is None or "status" in update_fields
         with transaction.atomic(using=kwargs.get("using")):
             self._old_status = None
-            if self.pk and not self._state.adding:
+            if writes_status and self.pk and not self._state.adding:
                 stored = (
                     type(self)
                     .objects.select_for_update()

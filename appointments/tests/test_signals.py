@@ -17,6 +17,7 @@ from appointments.models import (
     Appointment,
     AppointmentStatusHistory,
     InvalidTransition,
+    Status,
 )
 from appointments.tests.factories import AppointmentFactory
 from clients.tests.factories import ClientFactory, UserFactory
@@ -290,3 +291,24 @@ def test_deleting_an_appointment_that_used_no_session_gives_nothing_back():
     appointment.delete()
 
     assert purchase_state(purchase) == (1, PackagePurchase.Status.ACTIVE)
+
+
+def test_a_stale_instance_saved_without_its_status_records_no_change():
+    # Given an appointment confirmed elsewhere while this copy still says scheduled
+    appointment = AppointmentFactory()
+    stale = Appointment.objects.get(pk=appointment.pk)
+    services.confirm_appointment(appointment)
+
+    # When the stale copy saves only its notes
+    stale.notes = "Bring a towel"
+    stale.save(update_fields=["notes", "updated_at"])
+
+    # Then the status stays confirmed and no false change is recorded
+    appointment.refresh_from_db()
+    assert appointment.status == Status.CONFIRMED
+    assert appointment.notes == "Bring a towel"
+    assert list(
+        appointment.status_history.order_by("id").values_list(
+            "from_status", "to_status"
+        )
+    ) == [("", Status.SCHEDULED), (Status.SCHEDULED, Status.CONFIRMED)]
