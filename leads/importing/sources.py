@@ -10,7 +10,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -41,21 +41,26 @@ class Table:
     encoding: str
     delimiter: str
     headers: list[str]
+    _sheet: object = field(default=None, repr=False)
+
+    def sheet(self):
+        """The XLSX sheet, read once for the header, the count and the rows."""
+        if self._sheet is None:
+            self._sheet = _xlsx_sheet(self.path)
+        return self._sheet
 
     def rows(self) -> Iterator[list]:
         """Data rows (after the header), fully blank rows skipped."""
-        if self.format == "xlsx":
-            rows = _xlsx_rows(self.path)
-        else:
-            rows = _csv_rows(self.path, self.encoding, self.delimiter)
+        rows = _raw_rows(self)
         next(rows, None)
         for row in rows:
             if any(cell not in (None, "") for cell in row):
                 yield row
 
     def count_rows(self) -> int:
+        """Data rows, for the progress bar (XLSX: the sheet's height, blanks too)."""
         if self.format == "xlsx":
-            return sum(1 for _row in self.rows())
+            return max(0, self.sheet().height - 1)
         return sum(1 for _row in self.rows())
 
 
@@ -108,7 +113,7 @@ def open_table(path: Path) -> Table:
 
 def _raw_rows(table: Table) -> Iterator[list]:
     if table.format == "xlsx":
-        return _xlsx_rows(table.path)
+        return iter(table.sheet().iter_rows())
     return _csv_rows(table.path, table.encoding, table.delimiter)
 
 
@@ -168,12 +173,12 @@ def _csv_rows(path: Path, encoding: str, delimiter: str) -> Iterator[list[str]]:
         yield from csv.reader(handle, delimiter=delimiter)
 
 
-def _xlsx_rows(path: Path) -> Iterator[list]:
+def _xlsx_sheet(path: Path):
+    """The first sheet, read by calamine (Rust): its cells stay in compact Rust
+    memory and rows are handed to Python one at a time."""
     from python_calamine import CalamineWorkbook
 
-    workbook = CalamineWorkbook.from_path(str(path))
-    sheet = workbook.get_sheet_by_index(0)
-    yield from sheet.iter_rows()
+    return CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
 
 
 # --- Google Sheets ------------------------------------------------------------------
