@@ -165,6 +165,7 @@ class InteractionInline(admin.TabularInline):
 
 @admin.register(Client)
 class ClientAdmin(ServiceErrorsAsMessagesMixin, ClientSearchMixin, admin.ModelAdmin):
+    view_on_site = False  # get_absolute_url is this very page
     form = ClientAdminForm
     # A duplicate phone or email saved by someone else between validation and save.
     service_errors = (IntegrityError,)

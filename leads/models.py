@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -46,6 +47,10 @@ OPEN_STATUSES = frozenset(
         LeadStatus.TRIAL_ATTENDED,
     }
 )
+
+
+class LeadTransitionError(ValidationError):
+    """A converted lead is a client now: its status stays converted."""
 
 
 class LeadQuerySet(models.QuerySet):
@@ -181,6 +186,13 @@ class Lead(StatusTracked, TimeStamped):
 
     def get_absolute_url(self) -> str:
         return reverse("admin:leads_lead_change", args=[self.pk])
+
+    def check_transition(self, old: str, new: str) -> None:
+        if old == LeadStatus.CONVERTED:
+            raise LeadTransitionError(
+                _("This lead was converted into a client; its status stays converted."),
+                code="converted_is_final",
+            )
 
     @property
     def is_overdue(self) -> bool:

@@ -168,6 +168,7 @@ def change_lead_status(
         locked = Lead.objects.select_for_update().get(pk=lead.pk)
         if locked.status == status:
             return locked
+        locked.check_transition(locked.status, status)
         locked.status = status
         fields = ["status", "updated_at"]
         if status == LeadStatus.LOST:
@@ -276,6 +277,8 @@ def schedule_follow_up(
 ) -> LeadFollowUp:
     if lead.status not in OPEN_STATUSES:
         raise ValidationError(_("A converted or lost lead needs no follow-up."))
+    if due_at < timezone.now() - dt.timedelta(minutes=5):
+        raise ValidationError({"due_at": _("A follow-up cannot be due in the past.")})
     return LeadFollowUp.objects.create(
         lead=lead,
         due_at=due_at,

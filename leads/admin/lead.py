@@ -80,6 +80,7 @@ class LeadAdmin(
     ImportButtonMixin, ServiceErrorsAsMessagesMixin, LeadSearchMixin, admin.ModelAdmin
 ):
     form = LeadAdminForm
+    view_on_site = False  # get_absolute_url is this very page
     # A duplicate phone or email saved by someone else between validation and save.
     service_errors = (ValidationError, IntegrityError)
     list_display = [

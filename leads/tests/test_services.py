@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from clients.models import Client
@@ -725,3 +726,28 @@ def test_overlong_values_are_cut_to_their_columns():
     assert intake.created
     assert intake.lead.full_name == "N" * 200
     assert intake.lead.campaign_name == "C" * 255
+
+
+def test_a_converted_lead_keeps_its_status():
+    lead = LeadFactory()
+    services.convert_lead(lead)
+
+    with pytest.raises(ValidationError, match="stays converted"):
+        services.change_lead_status(lead, LeadStatus.NEW)
+
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.CONVERTED
+    assert lead.history.count() == 2  # created, converted
+
+
+def test_a_follow_up_cannot_be_due_in_the_past():
+    lead = LeadFactory()
+    before = lead.follow_ups.count()
+
+    with pytest.raises(ValidationError) as error:
+        services.schedule_follow_up(
+            lead, due_at=timezone.now() - dt.timedelta(days=1), note="Call back"
+        )
+
+    assert "due_at" in error.value.message_dict
+    assert lead.follow_ups.count() == before
