@@ -250,6 +250,7 @@ def run_import(import_log_id: int) -> ImportLog:
             log.report.save(f"import-{log.pk}-report.csv", File(handle), save=False)
         ImportLog.objects.filter(pk=log.pk).update(
             report=log.report.name,
+            total_rows=pipeline.counts.rows,
             status=ImportLog.Status.DONE,
             finished_at=timezone.now(),
             updated_at=timezone.now(),

@@ -58,10 +58,13 @@ class Table:
                 yield row
 
     def count_rows(self) -> int:
-        """Data rows, for the progress bar (XLSX: the sheet's height, blanks too)."""
+        """About how many data rows, for the progress bar (blank rows may count)."""
         if self.format == "xlsx":
             return max(0, self.sheet().height - 1)
-        return sum(1 for _row in self.rows())
+        # Rows of only delimiters count here but are skipped later; the import
+        # sets the exact figure when it ends.
+        rows = _csv_rows(self.path, self.encoding, self.delimiter)
+        return max(0, sum(1 for row in rows if row) - 1)
 
 
 def file_sha256(path: Path) -> str:
