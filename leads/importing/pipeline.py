@@ -6,9 +6,12 @@ creation history rows, first-contact follow-ups and round-robin assignment itsel
 in bulk, with the same rules as leads.services.
 """
 
+import contextlib
 import datetime as dt
 import functools
 import io
+import queue
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -18,7 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm_project.phones import normalize_phone
@@ -280,15 +283,57 @@ class Pipeline:
     # --- rows -------------------------------------------------------------------
 
     def run(self, rows: Iterable[list], *, first_row: int = 2) -> Counts:
-        chunk: list[Record] = []
-        for number, row in enumerate(rows, start=first_row):
-            chunk.append(self._parse(number, row))
-            if len(chunk) >= CHUNK_SIZE:
-                self._flush(chunk)
-                chunk = []
-        if chunk:
+        for chunk in self._parsed_chunks(rows, first_row):
+            for rec in chunk:
+                if not rec.outcome:
+                    self._dedupe_in_file(rec)
             self._flush(chunk)
         return self.counts
+
+    def _parsed_chunks(self, rows: Iterable[list], first_row: int):
+        """Chunks of parsed records, read and normalised by a helper thread.
+
+        Parsing (phones, emails, text) needs no database, and psycopg2 releases
+        the GIL while PostgreSQL works, so the next chunk is parsed while this one
+        is written. The thread stops when the caller stops or fails.
+        """
+        chunks: queue.Queue = queue.Queue(maxsize=3)
+        stop = threading.Event()
+        language = translation.get_language()
+
+        def produce() -> None:
+            try:
+                with translation.override(language):
+                    chunk: list[Record] = []
+                    for number, row in enumerate(rows, start=first_row):
+                        if stop.is_set():
+                            return
+                        chunk.append(self._parse(number, row))
+                        if len(chunk) >= CHUNK_SIZE:
+                            chunks.put(chunk)
+                            chunk = []
+                    if chunk:
+                        chunks.put(chunk)
+                chunks.put(None)
+            except BaseException as exc:  # handed to the caller's thread
+                chunks.put(exc)
+
+        thread = threading.Thread(target=produce, name="lead-import-parse", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = chunks.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while thread.is_alive():  # a producer blocked on a full queue
+                with contextlib.suppress(queue.Empty):
+                    chunks.get_nowait()
+                thread.join(timeout=0.05)
 
     def _cell(self, row: list, field: str):
         index = self.indexes.get(field)
@@ -358,7 +403,6 @@ class Pipeline:
             rec.message = _("imported without the invalid %(value)s") % {
                 "value": rec.invalid
             }
-        self._dedupe_in_file(rec)
         return rec
 
     def _dedupe_in_file(self, rec: Record) -> None:
