@@ -675,7 +675,7 @@ class Pipeline:
                     now_db,
                 )
             )
-        returned = _insert_returning(rows)
+        returned = _insert_returning(rows, by_id=self.by_id, now=now)
         by_key = {}
         for rec in recs:
             by_key[rec.phone or "e" + rec.email] = rec
@@ -702,8 +702,14 @@ class Pipeline:
                 Lead.objects.filter(pk__in=ids).update(
                     assigned_to_id=person, assigned_at=now
                 )
+                if connection.vendor == "postgresql":  # follow-ups already written
+                    LeadFollowUp.objects.filter(lead_id__in=ids).update(
+                        assigned_to_id=person
+                    )
             cursor.last_user_id = people[(start + len(lead_ids) - 1) % len(people)]
             cursor.save(update_fields=["last_user_id"])
+        if connection.vendor == "postgresql":
+            return  # history and follow-ups went in with the leads (_insert_returning)
         adapt = connection.ops.adapt_datetimefield_value
         qn = connection.ops.quote_name
         lead_table = qn(Lead._meta.db_table)
@@ -843,7 +849,7 @@ def _copy_line(row: tuple) -> str:
     return line + "\n"
 
 
-def _insert_returning(rows: list[tuple]) -> list[tuple]:
+def _insert_returning(rows: list[tuple], *, by_id, now: dt.datetime) -> list[tuple]:
     """Insert ``rows`` (values of _INSERT_COLUMNS); conflicting rows are skipped.
 
     On PostgreSQL the rows travel by COPY into a temporary staging table and go in
@@ -868,9 +874,30 @@ def _insert_returning(rows: list[tuple]) -> list[tuple]:
             buffer.writelines(_copy_line(row) for row in rows)
             buffer.seek(0)
             cursor.cursor.copy_expert(f"COPY {_STAGE} ({columns}) FROM STDIN", buffer)
+            # One statement also writes each created lead's creation history row
+            # and first-contact follow-up (assignment, if any, follows).
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) "  # noqa: S608
-                f"SELECT {columns} FROM {_STAGE} ORDER BY phone, email" + tail
+                f"WITH created AS (INSERT INTO {table} ({columns}) "  # noqa: S608
+                f"SELECT {columns} FROM {_STAGE} ORDER BY phone, email{tail}, "
+                "status, first_contact_due_at), "
+                f"history AS (INSERT INTO {qn(LeadStatusHistory._meta.db_table)} "
+                "(lead_id, from_status, to_status, changed_by_id, changed_at, note) "
+                "SELECT id, '', status, %s, %s, '' FROM created), "
+                f"follow_ups AS (INSERT INTO {qn(LeadFollowUp._meta.db_table)} "
+                "(lead_id, due_at, note, status, assigned_to_id, reminder_count, "
+                "created_by_id, created_at, updated_at) "
+                "SELECT id, first_contact_due_at, %s, %s, NULL, 0, %s, %s, %s "
+                "FROM created) "
+                "SELECT id, phone, email FROM created",
+                [
+                    by_id,
+                    now,
+                    _("First contact"),
+                    LeadFollowUp.Status.PENDING.value,
+                    by_id,
+                    now,
+                    now,
+                ],
             )
             returned = cursor.fetchall()
         else:
