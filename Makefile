@@ -45,7 +45,6 @@ venv: $(VENV)/.installed-dev
 # DEBUG is on for this target only: settings.py defaults to production behaviour.
 run: export DEBUG := true
 run: $(VENV)/.installed-runtime
-	$(PY) scripts/run_dev.py --prepare
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_initial_data
 	$(PY) manage.py seed_demo --clients 200 --if-empty

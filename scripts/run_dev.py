@@ -163,20 +163,13 @@ def _stop_all(children: list[Child], timeout: float, force: threading.Event) -> 
 
 
 def prepare_broker_folders() -> None:
-    """kombu's filesystem transport expects its folders to exist."""
+    """Set Django up once: CrmProjectConfig.ready() creates the broker folders that
+    kombu's filesystem transport expects."""
     sys.path.insert(0, str(BASE_DIR))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings")
-    from django.conf import settings
+    import django
 
-    if settings.CELERY_BROKER_URL.startswith("filesystem"):
-        options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-        for key in (
-            "data_folder_in",
-            "data_folder_out",
-            "processed_folder",
-            "control_folder",
-        ):
-            Path(options[key]).mkdir(parents=True, exist_ok=True)
+    django.setup()
 
 
 def announce_when_listening(addr: str, banner: str, stop: threading.Event) -> None:
