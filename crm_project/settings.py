@@ -256,6 +256,11 @@ CRM_RECEIPT_MAX_BYTES = env.int("CRM_RECEIPT_MAX_BYTES", default=5 * 1024 * 1024
 LEADS_FIRST_CONTACT_HOURS = env.int("LEADS_FIRST_CONTACT_HOURS", default=2)
 LEADS_REMINDER_INTERVAL_HOURS = env.int("LEADS_REMINDER_INTERVAL_HOURS", default=4)
 LEADS_ESCALATE_AFTER_REMINDERS = env.int("LEADS_ESCALATE_AFTER_REMINDERS", default=3)
+# Lead imports: the largest file accepted, the Google Sheets fetch timeout, and when a
+# queued or running import counts as lost (see leads.importing.sweep_stale_imports).
+LEADS_IMPORT_MAX_BYTES = env.int("LEADS_IMPORT_MAX_BYTES", default=50 * 1024 * 1024)
+LEADS_IMPORT_FETCH_TIMEOUT = env.int("LEADS_IMPORT_FETCH_TIMEOUT", default=20)
+LEADS_IMPORT_STALE_MINUTES = env.int("LEADS_IMPORT_STALE_MINUTES", default=30)
 LEADS_SALESPERSON_GROUP = "salesperson"
 LEADS_MANAGER_GROUP = "manager"
 

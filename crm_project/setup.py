@@ -163,6 +163,18 @@ DEFAULT_SCHEDULES.append(
 )
 
 
+DEFAULT_SCHEDULES.append(
+    DefaultSchedule(
+        name="Stale lead imports",
+        task="leads.tasks.sweep_stale_imports",
+        minute="*/10",
+        hour="*",
+        description="Every 10 minutes: re-queue lost imports, fail those whose worker "
+        "died.",
+    )
+)
+
+
 def ensure_schedules() -> list[str]:
     """Create missing default periodic tasks; returns the names created.
 

@@ -20,3 +20,12 @@ def run_import_task(import_log_id: int) -> str:
     from .importing import run_import
 
     return run_import(import_log_id).status
+
+
+@shared_task(name="leads.tasks.sweep_stale_imports", acks_late=True)
+def sweep_stale_imports() -> dict:
+    """Every 10 minutes: re-queue lost queued imports, fail those whose worker died."""
+    from .importing import sweep_stale_imports as sweep
+
+    result = sweep()
+    return {"requeued": result.requeued, "failed": result.failed}

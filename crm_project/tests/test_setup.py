@@ -24,6 +24,7 @@ ROLE_NAMES = {"owner", "manager", "receptionist", "salesperson", "marketer"}
 EXPIRE = "Expire package purchases"
 RECONCILE = "Reconcile client figures"
 FOLLOW_UPS = "Lead follow-ups"
+STALE_IMPORTS = "Stale lead imports"
 
 
 def member_of(role: str):
@@ -186,6 +187,14 @@ DEFAULTS = {
         "*",
         django_settings.TIME_ZONE,
     ),
+    STALE_IMPORTS: (
+        "leads.tasks.sweep_stale_imports",
+        True,
+        "*/10",
+        "*",
+        "*",
+        django_settings.TIME_ZONE,
+    ),
 }
 
 
@@ -216,6 +225,7 @@ def staff_edited():
             django_settings.TIME_ZONE,
         ),
         FOLLOW_UPS: DEFAULTS[FOLLOW_UPS],
+        STALE_IMPORTS: DEFAULTS[STALE_IMPORTS],
     }
 
 
@@ -234,7 +244,7 @@ def test_ensuring_schedules_creates_the_missing_ones_in_the_configured_zone(sett
 
     created = ensure_schedules()
 
-    assert created == [EXPIRE, RECONCILE, FOLLOW_UPS]
+    assert created == [EXPIRE, RECONCILE, FOLLOW_UPS, STALE_IMPORTS]
     assert {row[5] for row in schedule_rows().values()} == {"Europe/Madrid"}
 
 

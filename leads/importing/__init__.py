@@ -19,6 +19,7 @@ from .api import (
     revert_import,
     run_import,
     start_import,
+    sweep_stale_imports,
 )
 from .pipeline import BAD, CREATED, DUPLICATE_EXISTING, DUPLICATE_IN_FILE
 from .sources import ImportFileError, fetch_csv, sheet_export_url
@@ -38,5 +39,6 @@ __all__ = [
     "revert_import",
     "run_import",
     "sheet_export_url",
+    "sweep_stale_imports",
     "start_import",
 ]

@@ -1,12 +1,14 @@
 """The import operations the admin, the task and the command call."""
 
 import csv
+import datetime as dt
 import logging
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Count, Q
@@ -347,3 +349,56 @@ def _stream_report(import_log: ImportLog) -> Iterator[list[str]]:
     finally:
         if temporary:
             path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    requeued: int
+    failed: int
+
+
+def sweep_stale_imports(*, now=None) -> SweepResult:
+    """The beat job's safety net for imports a worker never finished.
+
+    A queued import nobody picked up within LEADS_IMPORT_STALE_MINUTES (the broker lost
+    the message, or it was never sent) is queued again. A running import whose
+    progress has not moved for that long lost its worker: it ends failed with a
+    message saying how far it got. Its created leads stay and are counted; importing
+    the same file again is safe, since every row it already took is a duplicate.
+    """
+    from ..tasks import run_import_task
+
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(minutes=settings.LEADS_IMPORT_STALE_MINUTES)
+    stale_queued = list(
+        ImportLog.objects.filter(
+            status=ImportLog.Status.QUEUED, updated_at__lt=cutoff
+        ).values_list("pk", flat=True)
+    )
+    for pk in stale_queued:
+        ImportLog.objects.filter(pk=pk, status=ImportLog.Status.QUEUED).update(
+            updated_at=now
+        )
+        transaction.on_commit(lambda pk=pk: run_import_task.delay(pk))
+    failed = 0
+    for log in ImportLog.objects.filter(
+        status=ImportLog.Status.RUNNING, updated_at__lt=cutoff
+    ):
+        message = _(
+            "The import stopped after %(rows)s rows: its worker was lost. The leads it "
+            "created stay; import the file again to finish (rows already taken become "
+            "duplicates), or revert it."
+        ) % {"rows": log.processed_rows}
+        failed += ImportLog.objects.filter(
+            pk=log.pk, status=ImportLog.Status.RUNNING, updated_at__lt=cutoff
+        ).update(
+            status=ImportLog.Status.FAILED,
+            error=message,
+            finished_at=now,
+            updated_at=now,
+        )
+    if stale_queued or failed:
+        logger.warning(
+            "Stale lead imports: %s queued again, %s failed", len(stale_queued), failed
+        )
+    return SweepResult(requeued=len(stale_queued), failed=failed)

@@ -29,7 +29,7 @@ class ImportFileError(ValidationError):
 
 
 def max_bytes() -> int:
-    return getattr(settings, "LEADS_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+    return settings.LEADS_IMPORT_MAX_BYTES
 
 
 @dataclass
@@ -224,7 +224,7 @@ def fetch_csv(url: str, *, timeout: float | None = None) -> Path:
     """
     if urlsplit(url).scheme not in ("http", "https"):
         raise ImportFileError(_("Only http(s) links can be imported."))
-    timeout = timeout or getattr(settings, "LEADS_IMPORT_FETCH_TIMEOUT", 20)
+    timeout = timeout or settings.LEADS_IMPORT_FETCH_TIMEOUT
     request = urllib.request.Request(  # noqa: S310 (scheme checked above)
         url, headers={"User-Agent": "studio-crm lead import"}
     )
