@@ -11,7 +11,9 @@ from django.utils import translation
 from crm_project.celery import app as celery_app
 
 # Shared admin checks assert inside a helper module: rewrite it for useful failures.
-pytest.register_assert_rewrite("crm_project.tests.admin_testing")
+pytest.register_assert_rewrite(
+    "crm_project.tests.admin_testing", "crm_project.tests.concurrency"
+)
 
 
 def pytest_collection_modifyitems(config, items):

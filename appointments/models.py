@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clients.models import Client
 from crm_project.models import TimeStamped
-from crm_project.status import StatusTracked
+from crm_project.status import StatusHistory, StatusTracked
 from packages.models import PackagePurchase
 from services.models import Service
 
@@ -207,7 +207,7 @@ class Appointment(StatusTracked, TimeStamped):
         return status in ALLOWED_TRANSITIONS.get(self.status, frozenset())
 
 
-class AppointmentStatusHistory(models.Model):
+class AppointmentStatusHistory(StatusHistory):
     appointment = models.ForeignKey(
         Appointment,
         verbose_name=_("appointment"),
@@ -218,25 +218,11 @@ class AppointmentStatusHistory(models.Model):
         _("from"), max_length=12, choices=Status.choices, blank=True
     )
     to_status = models.CharField(_("to"), max_length=12, choices=Status.choices)
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("changed by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
-    note = models.CharField(_("note"), max_length=255, blank=True)
 
-    class Meta:
+    class Meta(StatusHistory.Meta):
         verbose_name = _("appointment status change")
         verbose_name_plural = _("appointment status history")
-        ordering = ["-changed_at", "-id"]
         indexes = [
             models.Index(fields=["appointment", "changed_at"], name="appt_history_idx"),
             models.Index(fields=["-changed_at", "-id"], name="appt_history_recent_idx"),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.from_status or '∅'} → {self.to_status}"

@@ -7,7 +7,10 @@ Who changes it and why travel on the instance (``mark_status_change``), so the a
 service, a task and a plain ``save()`` in the shell all leave the same trace.
 """
 
+from django.conf import settings
 from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class StatusTracked(models.Model):
@@ -54,6 +57,29 @@ class StatusTracked(models.Model):
         """Say who makes the next status change, and why, for its history row."""
         self._status_changed_by = by
         self._status_note = note
+
+
+class StatusHistory(models.Model):
+    """One status change: who, when, why. Subclasses add the link to their subject
+    and ``from_status`` / ``to_status`` with the subject's choices."""
+
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '∅'} → {self.to_status}"
 
 
 def status_changed(instance: StatusTracked, *, created: bool) -> str | None:

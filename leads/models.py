@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clients.models import Client
 from crm_project.models import TimeStamped
-from crm_project.status import StatusTracked
+from crm_project.status import StatusHistory, StatusTracked
 
 
 class Source(models.TextChoices):
@@ -203,7 +203,7 @@ class Lead(StatusTracked, TimeStamped):
         )
 
 
-class LeadStatusHistory(models.Model):
+class LeadStatusHistory(StatusHistory):
     lead = models.ForeignKey(
         Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="history"
     )
@@ -211,25 +211,11 @@ class LeadStatusHistory(models.Model):
         _("from"), max_length=20, choices=LeadStatus.choices, blank=True
     )
     to_status = models.CharField(_("to"), max_length=20, choices=LeadStatus.choices)
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("changed by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
-    note = models.CharField(_("note"), max_length=255, blank=True)
 
-    class Meta:
+    class Meta(StatusHistory.Meta):
         verbose_name = _("lead status change")
         verbose_name_plural = _("lead status history")
-        ordering = ["-changed_at", "-id"]
         indexes = [models.Index(fields=["lead", "changed_at"], name="lead_history_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.from_status or '∅'} → {self.to_status}"
 
 
 class ImportLog(TimeStamped):

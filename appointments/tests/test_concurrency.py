@@ -6,17 +6,16 @@ processes do; a barrier releases them together so that they really race.
 
 import datetime as dt
 import queue
-import threading
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from appointments import services
 from appointments.models import Appointment, AppointmentStatusHistory
 from appointments.tests.factories import AppointmentFactory
 from clients.models import Client
+from crm_project.tests.concurrency import race
 from packages.models import PackagePurchase
 from packages.services import NoSessionsLeft
 from packages.tests.factories import PackageFactory, PackagePurchaseFactory
@@ -24,34 +23,6 @@ from packages.tests.factories import PackageFactory, PackagePurchaseFactory
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 S = Appointment.Status
-TIMEOUT = 60
-
-
-def race(threads: int, work) -> list:
-    """Run ``work(i)`` in ``threads`` threads released together; each returns a list
-    of outcomes (values or exceptions), flattened in no particular order."""
-    barrier = threading.Barrier(threads)
-    outcomes: list = []
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=TIMEOUT)
-            result = work(i)
-        except Exception as exc:  # the test inspects what was raised
-            result = [exc]
-        finally:
-            connection.close()
-        with lock:
-            outcomes.extend(result)
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=TIMEOUT)
-    assert not any(worker.is_alive() for worker in workers), "a thread hung"
-    return outcomes
 
 
 def checked_in_on_purchase(purchase, count: int) -> list[Appointment]:

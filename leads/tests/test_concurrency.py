@@ -6,20 +6,18 @@ worker processes do; a barrier releases them together so that they really race.
 """
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from clients.models import Client
+from crm_project.tests.concurrency import race
 from leads import services
 from leads.models import Lead, LeadFollowUp, LeadStatus, LeadStatusHistory, Source
 from leads.tests.factories import LeadFactory, LeadFollowUpFactory, SalespersonFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-TIMEOUT = 60
 F = LeadFollowUp.Status
 PHONES = [
     "(415) 555-0123",
@@ -39,33 +37,6 @@ def studio_settings(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.LEADS_REMINDER_INTERVAL_HOURS = 4
     settings.LEADS_ESCALATE_AFTER_REMINDERS = 3
-
-
-def race(threads: int, work) -> list:
-    """Run ``work(i)`` in ``threads`` threads released together; each returns a list
-    of outcomes (values or exceptions), flattened in no particular order."""
-    barrier = threading.Barrier(threads)
-    outcomes: list = []
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=TIMEOUT)
-            result = work(i)
-        except Exception as exc:  # the test inspects what was raised
-            result = [exc]
-        finally:
-            connection.close()
-        with lock:
-            outcomes.extend(result)
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=TIMEOUT)
-    assert not any(worker.is_alive() for worker in workers), "a thread hung"
-    return outcomes
 
 
 def test_eight_intakes_of_one_person_in_different_formats_create_one_lead():
