@@ -11,8 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from clients.selectors import can_see_medical_info
 from crm_project.admin_tools import (
     ClientSearchMixin,
-    ReadOnlyInlineMixin,
     ServiceErrorsAsMessagesMixin,
+    StaffFilter,
+    StatusHistoryInline,
     admin_link,
     copy_saved,
     error_messages,
@@ -31,18 +32,6 @@ from .models import (
     InvalidTransition,
     Status,
 )
-
-
-class StaffFilter(admin.RelatedFieldListFilter):
-    """Staff members only, not every user account."""
-
-    def field_choices(self, field, request, model_admin):
-        ordering = self.field_admin_ordering(field, request, model_admin)
-        return field.get_choices(
-            include_blank=False,
-            ordering=ordering,
-            limit_choices_to={"is_staff": True},
-        )
 
 
 class WhenFilter(admin.SimpleListFilter):
@@ -79,30 +68,8 @@ class WhenFilter(admin.SimpleListFilter):
         return queryset
 
 
-class StatusHistoryInline(ReadOnlyInlineMixin, admin.TabularInline):
+class AppointmentHistoryInline(StatusHistoryInline):
     model = AppointmentStatusHistory
-    verbose_name_plural = _("status history")
-    fields = ["changed_at", "from_badge", "to_badge", "changed_by", "note"]
-    readonly_fields = fields
-    max_rows = None
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("changed_by")
-            .order_by("-changed_at", "-id")
-        )
-
-    @admin.display(description=_("from"))
-    def from_badge(self, obj):
-        if not obj.from_status:
-            return "—"
-        return status_badge(obj.from_status, obj.get_from_status_display())
-
-    @admin.display(description=_("to"))
-    def to_badge(self, obj):
-        return status_badge(obj.to_status, obj.get_to_status_display())
 
 
 # action name -> (target status, service, "n changed" message)
@@ -172,7 +139,7 @@ class AppointmentAdmin(
     search_fields = ["client__first_name", "client__last_name", "client__phone"]
     search_help_text = _("A client's name, or their phone number in any format.")
     autocomplete_fields = ["client", "service", "staff", "purchase"]
-    inlines = [StatusHistoryInline]
+    inlines = [AppointmentHistoryInline]
     actions = [
         "confirm_selected",
         "check_in_selected",

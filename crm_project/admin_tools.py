@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models import Q, QuerySet
@@ -17,7 +17,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from crm_project.phones import normalize_phone
 
@@ -272,3 +272,45 @@ class ServiceErrorsAsMessagesMixin:
             for reason in reasons:
                 self.message_user(request, reason, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+
+
+class StaffFilter(admin.RelatedFieldListFilter):
+    """A user filter listing staff members only, not every user account."""
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return field.get_choices(
+            include_blank=False,
+            ordering=ordering,
+            limit_choices_to={"is_staff": True},
+        )
+
+
+class StatusHistoryInline(ReadOnlyInlineMixin, admin.TabularInline):
+    """The read-only trail of a StatusHistory model, newest first, every row."""
+
+    verbose_name_plural = gettext_lazy("status history")
+    fields = ["changed_at", "from_badge", "to_badge", "changed_by", "note"]
+    readonly_fields = fields
+    max_rows = None
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("changed_by")
+            .order_by("-changed_at", "-id")
+        )
+
+    def render_badge(self, value: str, label) -> str:
+        return status_badge(value, label)
+
+    @admin.display(description=gettext_lazy("from"))
+    def from_badge(self, obj):
+        if not obj.from_status:
+            return "—"
+        return self.render_badge(obj.from_status, obj.get_from_status_display())
+
+    @admin.display(description=gettext_lazy("to"))
+    def to_badge(self, obj):
+        return self.render_badge(obj.to_status, obj.get_to_status_display())

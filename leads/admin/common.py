@@ -62,18 +62,6 @@ class LeadSearchMixin:
         ), False
 
 
-class SalespersonFilter(admin.RelatedFieldListFilter):
-    """Staff members only, not every user account."""
-
-    def field_choices(self, field, request, model_admin):
-        ordering = self.field_admin_ordering(field, request, model_admin)
-        return field.get_choices(
-            include_blank=False,
-            ordering=ordering,
-            limit_choices_to={"is_staff": True},
-        )
-
-
 class LeadOverdueFilter(admin.SimpleListFilter):
     title = _("overdue")
     parameter_name = "overdue"

@@ -9,6 +9,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from crm_project.admin_tools import (
+    StaffFilter,
     admin_link,
     copy_saved,
     error_messages,
@@ -22,7 +23,6 @@ from .common import (
     FollowUpOverdueFilter,
     LeadSearchMixin,
     ReadOnlyAdminMixin,
-    SalespersonFilter,
     badge,
     sees_all_leads,
 )
@@ -39,7 +39,7 @@ class LeadFollowUpAdmin(LeadSearchMixin, admin.ModelAdmin):
         "note",
     ]
     list_select_related = ["lead", "assigned_to"]
-    list_filter = ["status", FollowUpOverdueFilter, ("assigned_to", SalespersonFilter)]
+    list_filter = ["status", FollowUpOverdueFilter, ("assigned_to", StaffFilter)]
     lead_search_prefix = "lead__"
     search_fields = ["lead__full_name", "lead__phone", "lead__email"]
     search_help_text = _("The lead's name, phone number in any format, or email.")

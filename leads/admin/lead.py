@@ -13,8 +13,9 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from crm_project.admin_tools import (
-    ReadOnlyInlineMixin,
     ServiceErrorsAsMessagesMixin,
+    StaffFilter,
+    StatusHistoryInline,
     copy_saved,
     error_messages,
     report_skipped,
@@ -28,7 +29,6 @@ from .common import (
     ImportButtonMixin,
     LeadOverdueFilter,
     LeadSearchMixin,
-    SalespersonFilter,
     badge,
     local_datetime,
     sees_all_leads,
@@ -49,30 +49,11 @@ class LeadFollowUpInline(admin.TabularInline):
         return super().get_queryset(request).select_related("assigned_to")
 
 
-class LeadStatusHistoryInline(ReadOnlyInlineMixin, admin.TabularInline):
+class LeadStatusHistoryInline(StatusHistoryInline):
     model = LeadStatusHistory
-    verbose_name_plural = _("status history")
-    fields = ["changed_at", "from_badge", "to_badge", "changed_by", "note"]
-    readonly_fields = fields
-    max_rows = None
 
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("changed_by")
-            .order_by("-changed_at", "-id")
-        )
-
-    @admin.display(description=_("from"))
-    def from_badge(self, obj):
-        if not obj.from_status:
-            return "—"
-        return badge("lead", obj.from_status, obj.get_from_status_display())
-
-    @admin.display(description=_("to"))
-    def to_badge(self, obj):
-        return badge("lead", obj.to_status, obj.get_to_status_display())
+    def render_badge(self, value: str, label) -> str:
+        return badge("lead", value, label)
 
 
 @admin.register(Lead)
@@ -97,7 +78,7 @@ class LeadAdmin(
     list_filter = [
         "status",
         "source",
-        ("assigned_to", SalespersonFilter),
+        ("assigned_to", StaffFilter),
         LeadOverdueFilter,
     ]
     # What the search looks at; get_search_results does the work (search_leads).
