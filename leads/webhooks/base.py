@@ -4,6 +4,7 @@ import datetime as dt
 import hmac
 import json
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -198,17 +199,21 @@ def audit_headers(request) -> dict:
     return kept
 
 
-class BaseHook:
+class BaseHook(ABC):
+    """One webhook source: how it authenticates and what its payload holds."""
+
     name: str
     # Meta-style subscription handshake (GET ?hub.mode=subscribe...).
     answers_challenge = False
 
+    @abstractmethod
     def verify(self, request, body: bytes, credentials: Credentials) -> None:
-        raise NotImplementedError
+        """Raise a WebhookError unless the request carries the source's proof."""
 
+    @abstractmethod
     def parse(self, payload: dict) -> list[Item]:
-        raise NotImplementedError
+        """The leads (or nothing-to-import items) in a verified payload."""
 
-    def complete(self, item: Item, credentials: Credentials) -> None:
+    def complete(self, item: Item, credentials: Credentials) -> None:  # noqa: B027
         """Fill ``item.data`` from elsewhere (the Graph API) before anything is
-        written."""
+        written. Most sources send everything in the payload: nothing to do."""
