@@ -6,6 +6,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clients.models import Client
 from crm_project.models import TimeStamped
@@ -222,9 +223,10 @@ class ImportLog(TimeStamped):
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
-        REVERTED = "reverted", _("Reverted")
+        # Contexts of their own: in Spanish an import ("importación") is feminine.
+        DONE = "done", pgettext_lazy("import status", "Done")
+        FAILED = "failed", pgettext_lazy("import status", "Failed")
+        REVERTED = "reverted", pgettext_lazy("import status", "Reverted")
 
     class Format(models.TextChoices):
         CSV = "csv", _("CSV")
@@ -265,7 +267,7 @@ class ImportLog(TimeStamped):
     )
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
-    created_count = models.PositiveIntegerField(_("created"), default=0)
+    created_count = models.PositiveIntegerField(_("leads created"), default=0)
     duplicate_in_file_count = models.PositiveIntegerField(
         _("duplicates within the file"), default=0
     )
@@ -427,7 +429,9 @@ class WebhookDelivery(models.Model):
     external_id = models.CharField(_("external id"), max_length=255, blank=True)
     payload = models.JSONField(_("payload"))
     headers = models.JSONField(_("headers"), default=dict, blank=True)
-    remote_addr = models.GenericIPAddressField(_("from"), null=True, blank=True)
+    remote_addr = models.GenericIPAddressField(
+        _("sender address"), null=True, blank=True
+    )
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
     lead = models.ForeignKey(
         Lead,
