@@ -256,64 +256,22 @@ class AppointmentAdmin(
         self._save_change(request, obj, form)
 
     def _save_change(self, request, obj, form) -> None:
-        """Save the edited fields, then move the status through the service.
-
-        Only the fields the form changed are written, with the row locked, so a
-        status or session flag changed meanwhile by someone else is never overwritten.
-        """
-        old_status = form.stored_status
-        new_status = obj.status
-        changed = set(form.changed_data)
-        with transaction.atomic():
-            locked = (
-                Appointment.objects.select_for_update()
-                .only("status", "session_consumed")
-                .get(pk=obj.pk)
-            )
-            if locked.status != old_status:
-                raise ValidationError(
-                    gettext(
-                        "Someone changed this appointment to %(status)s while you "
-                        "were editing it; nothing was saved. Check it and try again."
-                    )
-                    % {"status": locked.get_status_display()}
-                )
-            obj.status = old_status
-            obj.session_consumed = locked.session_consumed
-            editable = {
-                f.name
-                for f in Appointment._meta.concrete_fields
-                if f.editable and f.name != "status"
-            }
-            update = changed & editable
-            if update & {"start_at", "service"}:
-                obj.end_at = obj.start_at + dt.timedelta(
-                    minutes=obj.service.duration_minutes
-                )
-                update.add("end_at")
-            if update & {"service", "purchase"}:
-                obj.price = (
-                    services.session_price(obj.purchase)
-                    if obj.purchase
-                    else obj.service.price
-                )
-                update.add("price")
-            if update & {"client", "service", "contraindication_override"}:
-                overridden = bool(
-                    obj.contraindication_override
-                    and services.contraindications_for(obj.client, obj.service)
-                )
-                obj.override_by = request.user if overridden else None
-                update.add("override_by")
-            if update:
-                obj.save(update_fields=[*sorted(update), "updated_at"])
-            if new_status != old_status:
-                services.change_status(
-                    obj,
-                    new_status,
-                    by=request.user,
-                    note=form.cleaned_data.get("status_note", ""),
-                )
+        """The form has put the edited values on ``obj``; the service writes them."""
+        editable = {
+            f.name
+            for f in Appointment._meta.concrete_fields
+            if f.editable and f.name != "status"
+        }
+        services.update_appointment(
+            obj,
+            fields={
+                name: getattr(obj, name) for name in set(form.changed_data) & editable
+            },
+            status=obj.status,
+            expected_status=form.stored_status,
+            note=form.cleaned_data.get("status_note", ""),
+            by=request.user,
+        )
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):

@@ -32,6 +32,7 @@ __all__ = [
     "complete_appointment",
     "record_feedback",
     "record_status_change",
+    "update_appointment",
 ]
 
 
@@ -246,6 +247,68 @@ def change_status(
     # no longer holds) a session, or the session would never be given back.
     appointment.session_consumed = locked.session_consumed
     return locked
+
+
+def update_appointment(
+    appointment: Appointment,
+    *,
+    fields: dict,
+    status: str | None = None,
+    expected_status: str | None = None,
+    note: str = "",
+    by=None,
+) -> Appointment:
+    """Save edited booking ``fields``, then move to ``status`` through change_status.
+
+    Only those fields are written, on the locked row, so a status or session flag
+    changed meanwhile by someone else is never overwritten; with ``expected_status``
+    (the status the editor saw) a change made meanwhile refuses the edit. End time,
+    price and the override's approver follow the service, purchase and override.
+    """
+    with transaction.atomic():
+        locked = (
+            Appointment.objects.select_for_update()
+            .only("status", "session_consumed")
+            .get(pk=appointment.pk)
+        )
+        if expected_status is not None and locked.status != expected_status:
+            raise ValidationError(
+                _(
+                    "Someone changed this appointment to %(status)s while you "
+                    "were editing it; nothing was saved. Check it and try again."
+                )
+                % {"status": locked.get_status_display()}
+            )
+        target = status or locked.status
+        appointment.status = locked.status
+        appointment.session_consumed = locked.session_consumed
+        for name, value in fields.items():
+            setattr(appointment, name, value)
+        update = set(fields)
+        if update & {"start_at", "service"}:
+            appointment.end_at = appointment.start_at + dt.timedelta(
+                minutes=appointment.service.duration_minutes
+            )
+            update.add("end_at")
+        if update & {"service", "purchase"}:
+            appointment.price = (
+                session_price(appointment.purchase)
+                if appointment.purchase
+                else appointment.service.price
+            )
+            update.add("price")
+        if update & {"client", "service", "contraindication_override"}:
+            overridden = bool(
+                appointment.contraindication_override
+                and contraindications_for(appointment.client, appointment.service)
+            )
+            appointment.override_by = by if overridden else None
+            update.add("override_by")
+        if update:
+            appointment.save(update_fields=[*sorted(update), "updated_at"])
+        if target != locked.status:
+            change_status(appointment, target, by=by, note=note)
+    return appointment
 
 
 def confirm_appointment(

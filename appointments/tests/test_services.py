@@ -721,3 +721,66 @@ def test_completing_on_an_expired_purchase_fails(clock):
     appointment.refresh_from_db()
     assert appointment.status == S.CHECKED_IN
     assert purchase_state(purchase) == (0, PackagePurchase.Status.EXPIRED)
+
+
+# --- Editing a booking ------------------------------------------------------------
+
+
+def test_editing_the_start_and_service_recomputes_end_and_price():
+    appointment = AppointmentFactory()
+    longer = ServiceFactory(price=Decimal("80.00"), duration_minutes=90)
+    new_start = appointment.start_at + dt.timedelta(days=1)
+
+    services.update_appointment(
+        appointment, fields={"start_at": new_start, "service": longer}
+    )
+
+    appointment.refresh_from_db()
+    assert appointment.start_at == new_start
+    assert appointment.end_at == new_start + dt.timedelta(minutes=90)
+    assert appointment.price == Decimal("80.00")
+    assert appointment.status_history.count() == 1  # only the booking
+
+
+def test_an_edit_with_a_status_moves_it_through_the_lifecycle():
+    appointment = AppointmentFactory()
+    desk = UserFactory()
+
+    services.update_appointment(
+        appointment,
+        fields={"notes": "Prefers the morning"},
+        status=Appointment.Status.CONFIRMED,
+        expected_status=Appointment.Status.SCHEDULED,
+        note="Phoned",
+        by=desk,
+    )
+
+    appointment.refresh_from_db()
+    last = appointment.status_history.order_by("-id").first()
+    assert appointment.notes == "Prefers the morning"
+    assert (last.from_status, last.to_status, last.changed_by, last.note) == (
+        Appointment.Status.SCHEDULED,
+        Appointment.Status.CONFIRMED,
+        desk,
+        "Phoned",
+    )
+
+
+def test_an_edit_of_a_status_changed_meanwhile_writes_nothing():
+    appointment = AppointmentFactory()
+    stale_notes = appointment.notes
+    services.confirm_appointment(
+        AppointmentFactory._meta.model.objects.get(pk=appointment.pk)
+    )
+
+    with pytest.raises(ValidationError, match="while you were editing"):
+        services.update_appointment(
+            appointment,
+            fields={"notes": "Changed"},
+            status=Appointment.Status.CHECKED_IN,
+            expected_status=Appointment.Status.SCHEDULED,
+        )
+
+    appointment.refresh_from_db()
+    assert appointment.notes == stale_notes
+    assert appointment.status == Appointment.Status.CONFIRMED
