@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "packages",
     "appointments",
     "leads",
+    "scheduling",
+    "trials",
 ]
 
 MIDDLEWARE = [
