@@ -124,7 +124,10 @@ class Group(TimeStamped):
     """
 
     course = models.ForeignKey(
-        Course, verbose_name=_("course"), on_delete=models.PROTECT, related_name="groups"
+        Course,
+        verbose_name=_("course"),
+        on_delete=models.PROTECT,
+        related_name="groups",
     )
     name = models.CharField(_("name"), max_length=150)
     day_pattern = models.CharField(
@@ -209,8 +212,8 @@ class Group(TimeStamped):
                 days = None
             if not days:
                 errors["weekdays"] = _(
-                    "Give the weekdays as numbers from 1 (Monday) to 7 (Sunday), "
-                    "separated by commas."
+                    "Choose at least one weekday (1 = Monday to 7 = Sunday) for "
+                    "the 'chosen weekdays' pattern."
                 )
         if errors:
             raise ValidationError(errors)
@@ -352,6 +355,7 @@ class WaitlistEntry(TimeStamped):
         default=WaitlistStatus.WAITING,
     )
     offered_at = models.DateTimeField(_("offered at"), null=True, blank=True)
+    enrolled_at = models.DateTimeField(_("enrolled at"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=255, blank=True)
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

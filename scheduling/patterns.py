@@ -53,3 +53,45 @@ def pattern_matches(
     if pattern == DayPattern.CUSTOM:
         return day.isoweekday() in (custom_weekdays or frozenset())
     return day.isoweekday() in PATTERN_WEEKDAYS[pattern]
+
+
+def pattern_weekdays(
+    pattern: str, custom_weekdays: frozenset[int] | None = None
+) -> frozenset[int] | None:
+    """The ISO weekdays a weekday pattern meets on; None for odd and even days."""
+    if pattern == DayPattern.CUSTOM:
+        return custom_weekdays or frozenset()
+    return PATTERN_WEEKDAYS.get(pattern)
+
+
+def first_common_day(
+    first: tuple[str, frozenset[int] | None],
+    second: tuple[str, frozenset[int] | None],
+    start: dt.date,
+    end: dt.date,
+) -> dt.date | None:
+    """The first date in [start, end] on which both patterns meet, or None.
+
+    Each pattern is ``(pattern, custom weekdays)``. Two weekday patterns repeat every
+    week and two parity patterns every few days, so those are settled in a week's
+    scan; a weekday pattern against a parity one is scanned over the range, which
+    stops at the first common date.
+    """
+    weekdays_a = pattern_weekdays(*first)
+    weekdays_b = pattern_weekdays(*second)
+    if weekdays_a is not None and weekdays_b is not None:
+        if not weekdays_a & weekdays_b:
+            return None
+        end = min(end, start + dt.timedelta(days=6))
+    elif weekdays_a is None and weekdays_b is None:
+        if first[0] != second[0]:
+            return None  # odd and even days never meet
+        end = min(end, start + dt.timedelta(days=2))
+    day = start
+    while day <= end:
+        if pattern_matches(first[0], day, first[1]) and pattern_matches(
+            second[0], day, second[1]
+        ):
+            return day
+        day += dt.timedelta(days=1)
+    return None
