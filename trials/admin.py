@@ -28,6 +28,7 @@ from crm_project.admin_tools import (
     report_skipped,
 )
 from leads.admin.common import LeadSearchMixin, sees_all_leads
+from scheduling.models import Group
 
 from . import selectors, services
 from .forms import FunnelForm, TrialAdminForm
@@ -70,6 +71,15 @@ class TrialWhenFilter(admin.SimpleListFilter):
         if self.value() == "upcoming":
             return queryset.upcoming()
         return queryset
+
+
+class GroupFilter(admin.RelatedFieldListFilter):
+    """The groups with their course, read in one query (a group's name shows its
+    course)."""
+
+    def field_choices(self, field, request, model_admin):
+        groups = Group.objects.select_related("course").order_by("course__name", "name")
+        return [(group.pk, str(group)) for group in groups]
 
 
 class TrialReminderInline(ReadOnlyInlineMixin, admin.TabularInline):
@@ -129,7 +139,7 @@ class TrialAdmin(ServiceErrorsAsMessagesMixin, LeadSearchMixin, admin.ModelAdmin
         "status",
         "result",
         ("salesperson", StaffFilter),
-        "group",
+        ("group", GroupFilter),
     ]
     search_fields = ["lead__full_name", "lead__phone", "lead__email"]
     search_help_text = _("The lead's name, phone number in any format, or email.")
@@ -137,6 +147,7 @@ class TrialAdmin(ServiceErrorsAsMessagesMixin, LeadSearchMixin, admin.ModelAdmin
     inlines = [TrialReminderInline, TrialStatusHistoryInline]
     actions = ["mark_attended", "mark_no_show"]
     date_hierarchy = "lesson_date"
+    show_full_result_count = False
     list_per_page = 50
 
     add_fieldsets = [
@@ -421,6 +432,7 @@ class TrialReminderAdmin(LeadSearchMixin, admin.ModelAdmin):
     search_fields = ["trial__lead__full_name", "trial__lead__phone", "recipient"]
     search_help_text = _("The lead's name, phone number in any format, or email.")
     date_hierarchy = "due_at"
+    show_full_result_count = False
     list_per_page = 50
     fields = [
         "trial",

@@ -21,19 +21,22 @@ from .models import OFFER_RESULTS, TrialResult, TrialStatus
 # Trials that were really booked: a cancelled booking never reached the lesson.
 BOOKED_STATUSES = (TrialStatus.SCHEDULED, TrialStatus.ATTENDED, TrialStatus.NO_SHOW)
 
+# Annotation names differ from the relation's ("trials"), which they would shadow.
 FIGURES = {
-    "leads": Count("pk", distinct=True),
-    "trials": Count("pk", distinct=True, filter=Q(trials__status__in=BOOKED_STATUSES)),
-    "attended": Count(
+    "n_leads": Count("pk", distinct=True),
+    "n_trials": Count(
+        "pk", distinct=True, filter=Q(trials__status__in=BOOKED_STATUSES)
+    ),
+    "n_attended": Count(
         "pk", distinct=True, filter=Q(trials__status=TrialStatus.ATTENDED)
     ),
-    "no_shows": Count(
+    "n_no_shows": Count(
         "pk", distinct=True, filter=Q(trials__status=TrialStatus.NO_SHOW)
     ),
-    "offers": Count(
+    "n_offers": Count(
         "pk", distinct=True, filter=Q(trials__result__in=list(OFFER_RESULTS))
     ),
-    "enrolments": Count(
+    "n_enrolments": Count(
         "pk",
         distinct=True,
         filter=Q(trials__result=TrialResult.ACCEPTED, trials__enrollment__isnull=False),
@@ -128,6 +131,10 @@ def _cohort(start: dt.date, end: dt.date, salesperson=None):
     return leads
 
 
+def _counts(values: dict) -> dict[str, int]:
+    return {name: values[f"n_{name}"] for name in COUNT_FIELDS}
+
+
 def _total(rows: list[FunnelRow]) -> FunnelRow:
     sums = {name: sum(getattr(row, name) for row in rows) for name in COUNT_FIELDS}
     return FunnelRow(label=str(_("Total")), **sums)
@@ -139,8 +146,7 @@ def funnel_by_source(start: dt.date, end: dt.date, *, salesperson=None) -> Funne
     labels = dict(Source.choices)
     rows = [
         FunnelRow(
-            label=str(labels.get(values.pop("source"), _("Other"))),
-            **values,
+            label=str(labels.get(values["source"], _("Other"))), **_counts(values)
         )
         for values in _cohort(start, end, salesperson)
         .values("source")
@@ -165,16 +171,14 @@ def funnel_by_salesperson(start: dt.date, end: dt.date, *, salesperson=None) -> 
         .annotate(**FIGURES)
         .order_by("assigned_to__first_name", "assigned_to__username", "assigned_to")
     ):
-        values.pop("assigned_to")
-        username = values.pop("assigned_to__username")
         name = " ".join(
             part
             for part in (
-                values.pop("assigned_to__first_name"),
-                values.pop("assigned_to__last_name"),
+                values["assigned_to__first_name"],
+                values["assigned_to__last_name"],
             )
             if part
         )
-        label = name or username or str(_("Unassigned"))
-        rows.append(FunnelRow(label=label, **values))
+        label = name or values["assigned_to__username"] or str(_("Unassigned"))
+        rows.append(FunnelRow(label=label, **_counts(values)))
     return Funnel(rows=rows, total=_total(rows))
