@@ -9,6 +9,7 @@ from crm_project.admin_tools import (
     admin_link,
     copy_saved,
 )
+from crm_project.pagination import EstimatedCountPaginator
 
 from .. import services
 from ..forms import AttendanceAdminForm
@@ -36,6 +37,8 @@ class AttendanceAdmin(
     ]
     autocomplete_fields = ["enrollment"]
     date_hierarchy = "lesson_date"
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     list_per_page = 50
 
     def get_readonly_fields(self, request, obj=None):

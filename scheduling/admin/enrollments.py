@@ -17,6 +17,7 @@ from crm_project.admin_tools import (
     error_messages,
     report_skipped,
 )
+from crm_project.pagination import EstimatedCountPaginator
 
 from .. import services
 from ..forms import EnrollmentAdminForm, WaitlistEntryAdminForm
@@ -95,6 +96,8 @@ class EnrollmentAdmin(
     autocomplete_fields = ["client", "group"]
     inlines = [AttendanceInline]
     actions = ["pause_selected", "leave_selected", "reactivate_selected"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     list_per_page = 50
     readonly_fields = ["attendance_summary", "enrolled_by", "created_at"]
 
@@ -232,11 +235,15 @@ class WaitlistEntryAdmin(
         "note",
     ]
     list_select_related = ["client", "group__course"]
-    list_filter = ["status", "group__course", "group"]
+    # By course, not by group: a group's name includes its course, and the group
+    # filter's choices would read every course one by one.
+    list_filter = ["status", "group__course", "group__status"]
     client_search_prefix = "client__"
     search_fields = ["client__first_name", "client__last_name", "client__phone"]
     autocomplete_fields = ["client", "group"]
     actions = ["enroll_now", "offer_place", "withdraw"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     list_per_page = 50
 
     def get_fields(self, request, obj=None):

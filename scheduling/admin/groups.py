@@ -177,6 +177,9 @@ class GroupAdmin(ServiceErrorsAsMessagesMixin, admin.ModelAdmin):
         queryset = (
             super()
             .get_queryset(request)
+            # The name shows the course, in autocompletes too. Setting any
+            # select_related here turns off list_select_related: name them all.
+            .select_related(*self.list_select_related)
             .annotate(
                 enrolled_count=Count(
                     "enrollments",

@@ -10,6 +10,8 @@ from django.urls import path, reverse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from crm_project.pagination import EstimatedCountPaginator
+
 from .. import services
 from ..forms import WeekForm
 from ..models import RoomOccupancy
@@ -25,6 +27,8 @@ class RoomOccupancyAdmin(admin.ModelAdmin):
     list_filter = ["room", "date"]
     search_fields = ["room__name", "group__name", "group__course__name"]
     date_hierarchy = "date"
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     list_per_page = 100
     readonly_fields = [
         "room",
