@@ -768,3 +768,93 @@ def test_occupancy_rows_are_read_only(admin_client):
     page = admin_client.get(change_url(row))
     assert page.status_code == 200
     assert not page.context["has_change_permission"]
+
+
+# --- Trial students and roles ---------------------------------------------------------
+
+
+def test_the_group_list_counts_upcoming_scheduled_trial_students(admin_client):
+    from scheduling.admin.groups import trials_counted
+
+    if not trials_counted():
+        pytest.skip("the trials app's Trial model is not installed")
+    from trials.models import TrialStatus
+    from trials.tests.factories import TrialFactory
+
+    group = GroupFactory(
+        day_pattern=DayPattern.CUSTOM,
+        weekdays="1,2,3,4,5,6,7",
+        start_date=timezone.localdate() - dt.timedelta(days=10),
+    )
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    TrialFactory.create_batch(2, group=group)
+    TrialFactory(group=group, status=TrialStatus.CANCELLED)
+    TrialFactory(
+        group=group,
+        lesson_date=yesterday,
+        starts_at=group.lesson_start(yesterday),
+        ends_at=group.lesson_end(yesterday),
+    )
+    EnrollmentFactory.create_batch(3, group=group)
+
+    response = admin_client.get(changelist_url(Group))
+
+    row = row_html(response, group)
+    assert '<td class="field-trial_students">2</td>' in row
+    assert "3/10" in row  # trials do not inflate the enrolled count
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed", "refused"),
+    [
+        (
+            "receptionist",
+            [
+                "scheduling.add_enrollment",
+                "scheduling.change_enrollment",
+                "scheduling.change_waitlistentry",
+                "scheduling.add_attendance",
+                "scheduling.change_attendance",
+                "scheduling.view_group",
+            ],
+            ["scheduling.change_group", "scheduling.delete_enrollment"],
+        ),
+        (
+            "salesperson",
+            ["scheduling.view_group", "scheduling.view_course"],
+            ["scheduling.change_group", "scheduling.add_enrollment"],
+        ),
+        (
+            "manager",
+            ["scheduling.change_group", "scheduling.delete_room"],
+            [],
+        ),
+    ],
+)
+def test_roles_get_their_scheduling_permissions(role, allowed, refused):
+    from django.contrib.auth.models import Group as Role
+
+    from clients.tests.factories import UserFactory
+
+    user = UserFactory(is_superuser=False)
+    user.groups.add(Role.objects.get(name=role))
+    user = User.objects.get(pk=user.pk)
+
+    assert user.has_perms(allowed)
+    assert not any(user.has_perm(p) for p in refused)
+
+
+def test_a_receptionist_takes_attendance(client, lesson):
+    from django.contrib.auth.models import Group as Role
+
+    from clients.tests.factories import UserFactory
+
+    group, monday, (anna, _ben) = lesson
+    receptionist = UserFactory(is_superuser=False)
+    receptionist.groups.add(Role.objects.get(name="receptionist"))
+    client.force_login(receptionist)
+
+    response = client.post(attendance_url(group, monday), {f"e{anna.pk}": "absent"})
+
+    assert response.status_code == 302
+    assert Attendance.objects.get().status == "absent"
