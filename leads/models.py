@@ -125,6 +125,7 @@ class Lead(StatusTracked, TimeStamped):
         null=True,
         blank=True,
         related_name="leads",
+        db_index=False,  # lead_owner_idx leads with it
     )
     assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
     first_contact_due_at = models.DateTimeField(
@@ -148,6 +149,7 @@ class Lead(StatusTracked, TimeStamped):
         null=True,
         blank=True,
         related_name="leads",
+        db_index=False,  # lead_import_idx
     )
 
     objects = LeadQuerySet.as_manager()
@@ -206,7 +208,11 @@ class Lead(StatusTracked, TimeStamped):
 
 class LeadStatusHistory(StatusHistory):
     lead = models.ForeignKey(
-        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="history"
+        Lead,
+        verbose_name=_("lead"),
+        on_delete=models.CASCADE,
+        related_name="history",
+        db_index=False,  # lead_history_idx leads with it
     )
     from_status = models.CharField(
         _("from"), max_length=20, choices=LeadStatus.choices, blank=True
@@ -332,6 +338,7 @@ class LeadFollowUp(TimeStamped):
         null=True,
         blank=True,
         related_name="lead_follow_ups",
+        db_index=False,  # followup_owner_idx leads with it
     )
     reminder_count = models.PositiveSmallIntegerField(_("reminders sent"), default=0)
     last_reminded_at = models.DateTimeField(_("last reminded"), null=True, blank=True)

@@ -18,7 +18,13 @@ from dataclasses import dataclass, fields
 
 import phonenumbers
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone, translation
@@ -283,11 +289,12 @@ class Pipeline:
     # --- rows -------------------------------------------------------------------
 
     def run(self, rows: Iterable[list], *, first_row: int = 2) -> Counts:
-        for chunk in self._parsed_chunks(rows, first_row):
-            for rec in chunk:
-                if not rec.outcome:
-                    self._dedupe_in_file(rec)
-            self._flush(chunk)
+        with _relaxed_commits(not self.dry_run):
+            for chunk in self._parsed_chunks(rows, first_row):
+                for rec in chunk:
+                    if not rec.outcome:
+                        self._dedupe_in_file(rec)
+                self._flush(chunk)
         return self.counts
 
     def _parsed_chunks(self, rows: Iterable[list], first_row: int):
@@ -458,7 +465,6 @@ class Pipeline:
                     self._write_chunk(chunk, pending, fills)
                 else:
                     with transaction.atomic():
-                        _relax_commit()
                         self._write_chunk(chunk, pending, fills)
                 break
             except OperationalError as exc:
@@ -490,19 +496,22 @@ class Pipeline:
 
     def _write_chunk(self, chunk, pending, fills) -> None:
         now = timezone.now()
-        to_insert = pending
-        for _attempt in range(3):
-            unmatched = self._match_existing(to_insert, fills)
-            if self.dry_run:
-                for rec in unmatched:
-                    rec.outcome = CREATED
-                break
-            to_insert = self._insert(unmatched, now)
-            if not to_insert:
-                break
-        for rec in to_insert if not self.dry_run else ():
-            rec.outcome = BAD
-            rec.message = _("kept conflicting with leads written at the same time")
+        if self.dry_run:
+            for rec in self._match_existing(pending, fills):
+                rec.outcome = CREATED
+        else:
+            # Insert first: the unique indexes find the duplicates of existing leads
+            # as the rows go in (ON CONFLICT DO NOTHING), so only the few rows left
+            # out are looked up, for the lead they matched. A row left out that
+            # matches nothing lost to a writer that has since rolled back: retry.
+            rest = pending
+            for _attempt in range(3):
+                rest = self._match_existing(self._insert(rest, now), fills)
+                if not rest:
+                    break
+            for rec in rest:
+                rec.outcome = BAD
+                rec.message = _("kept conflicting with leads written at the same time")
         for rec in chunk:
             if rec.outcome == DUPLICATE_IN_FILE:
                 ref = rec.ref
@@ -802,17 +811,30 @@ class Pipeline:
             Lead.objects.filter(pk__in=ids).update(**dict(updates), updated_at=now)
 
 
-def _relax_commit() -> None:
+@contextlib.contextmanager
+def _relaxed_commits(writing: bool):
     """Chunk commits need not wait for the WAL flush (PostgreSQL).
 
     A server crash may lose the last chunks' commits, together with their counts
-    on the ImportLog (same transactions): the database stays consistent. The final
-    status update commits normally, which flushes every earlier chunk too, so an
-    import marked done is durable.
+    on the ImportLog (same transactions): the database stays consistent. The setting
+    is reset when the rows are done, so the final status update commits normally,
+    which flushes every earlier chunk too: an import marked done is durable.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    if not writing or connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    reset = "RESET synchronous_commit"
+    try:
+        yield
+    except BaseException:
+        # Keep the import's own error; a broken connection is dropped anyway.
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute(reset)
+        raise
+    with connection.cursor() as cursor:
+        cursor.execute(reset)
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

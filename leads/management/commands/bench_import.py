@@ -239,36 +239,83 @@ class Command(BaseCommand):
     # --- measurements ---------------------------------------------------------------
 
     def copy_rate(self, table_rows: list[list]) -> float:
-        """Rows per second of a raw COPY of the same rows into an empty table copy."""
+        """Rows per second of a raw COPY of the same rows into an empty copy of the
+        table: an ordinary (logged) table with the lead table's columns, defaults,
+        check constraints, primary key and every one of its indexes, as the import's
+        target has. The unique indexes are built as plain ones: the raw rows hold the
+        file's duplicates, which a unique index would refuse, and the write cost of
+        an index entry is the same. That is the rate the target compares with.
+
+        For reference it also prints a COPY into a temporary table of the columns
+        alone, which skips the WAL and every index: no import into the real table
+        can approach it, and it is not the comparison the target makes.
+        """
         now = timezone.now().isoformat()
-        buffer = io.StringIO()
-        for name, phone, email, campaign, utm in table_rows:
-            buffer.write(
-                f"{name}\t{phone[:20]}\t{email}\t\tother\t{campaign}\t\t\t{utm}\t\t\t"
-                f"\t\t\t{now}\tnew\t\t{now}\t\t{now}\t{now}\n"
-            )
-        buffer.seek(0)
+        lines = [
+            f"{name}\t{phone[:20]}\t{email}\t\tother\t{campaign}\t\t\t{utm}\t\t\t"
+            f"\t\t\t{now}\tnew\t\t{now}\t\t{now}\t{now}\n"
+            for name, phone, email, campaign, utm in table_rows
+        ]
         columns = (
             "full_name, phone, email, invalid_contact, source, campaign_name, ad_name, "
             "form_name, utm_source, utm_medium, utm_campaign, utm_term, utm_content, "
             "external_id, received_at, status, lost_reason, first_contact_due_at, "
             "notes, created_at, updated_at"
         )
-        with transaction.atomic(), connection.cursor() as cursor:
+        table = Lead._meta.db_table
+        rates = {}
+        with connection.cursor() as cursor:
             cursor.execute(
-                "CREATE TEMP TABLE bench_copy "
-                f"(LIKE {Lead._meta.db_table} INCLUDING DEFAULTS INCLUDING IDENTITY) "
-                "ON COMMIT DROP"
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                "AND tablename = %s AND indexname <> %s",
+                [table, f"{table}_pkey"],
             )
-            started = time.perf_counter()
-            cursor.cursor.copy_expert(f"COPY bench_copy ({columns}) FROM STDIN", buffer)
-            elapsed = time.perf_counter() - started
-        rate = len(table_rows) / elapsed
+            index_defs = [row[0] for row in cursor.fetchall()]
+        copy_table = [
+            f"CREATE TABLE bench_copy (LIKE {table} INCLUDING DEFAULTS "
+            "INCLUDING IDENTITY INCLUDING CONSTRAINTS, PRIMARY KEY (id))"
+        ]
+        for n, definition in enumerate(index_defs):
+            head, _on, rest = definition.partition(" ON ")
+            copy_table.append(
+                f"CREATE INDEX bench_copy_{n} ON bench_copy "
+                + rest.split(" ", 1)[1]  # after the table name
+            )
+        for name, statements in (
+            ("copy", copy_table),
+            (
+                "bare",
+                [
+                    "CREATE TEMP TABLE bench_copy "
+                    f"(LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY)"
+                ],
+            ),
+        ):
+            buffer = io.StringIO()
+            buffer.writelines(lines)
+            buffer.seek(0)
+            with connection.cursor() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+                try:
+                    started = time.perf_counter()
+                    with transaction.atomic():
+                        cursor.cursor.copy_expert(
+                            f"COPY bench_copy ({columns}) FROM STDIN", buffer
+                        )
+                    rates[name] = len(lines) / (time.perf_counter() - started)
+                finally:
+                    cursor.execute("DROP TABLE bench_copy")
         self.stdout.write(
-            f"Raw COPY of the same {len(table_rows):,} rows into an empty copy of the "
-            f"table: {elapsed:.2f}s, {rate:,.0f} rows/s"
+            f"Raw COPY of the same {len(lines):,} rows into an empty copy of the "
+            f"table ({len(index_defs)} indexes besides the key, constraints, logged): "
+            f"{rates['copy']:,.0f} rows/s"
         )
-        return rate
+        self.stdout.write(
+            f"  for reference, into a temporary table of its columns only (no "
+            f"indexes, no WAL): {rates['bare']:,.0f} rows/s"
+        )
+        return rates["copy"]
 
     def bench_csv(self, path: Path, rows: int, copy_rate: float):
         log = create_import_log(path=path, source="csv", mapping=None)
