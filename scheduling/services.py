@@ -120,7 +120,8 @@ def _take_place(
         existing.end_date = None
         existing.save(update_fields=["status", "end_date", "updated_at"])
         return existing
-    start = start_date or max(today, group.start_date)
+    # Nobody is enrolled before the group's first day.
+    start = max(start_date or today, group.start_date)
     if start > group.end_date:
         raise ValidationError(
             _("The group %(group)s ends on %(date)s, before the enrolment would start.")

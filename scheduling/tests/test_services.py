@@ -704,3 +704,24 @@ def test_a_failed_enrolment_queues_nothing(desk, django_capture_on_commit_callba
             )
 
     assert callbacks == []
+
+
+def test_an_enrolment_never_starts_before_the_groups_first_day(desk):
+    group = GroupFactory()
+
+    enrollment = services.enroll_client(
+        ClientFactory(), group, by=desk, start_date=START - dt.timedelta(days=30)
+    )
+
+    assert enrollment.start_date == START
+
+
+def test_an_enrolment_starting_after_the_group_ends_is_refused(desk):
+    group = GroupFactory()
+
+    with pytest.raises(ValidationError, match="ends on"):
+        services.enroll_client(
+            ClientFactory(), group, by=desk, start_date=group.end_date + dt.timedelta(1)
+        )
+
+    assert not Enrollment.objects.exists()
