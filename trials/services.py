@@ -143,16 +143,18 @@ def schedule_trial(
     its reminders, the lead moved to "trial scheduled", and an occupancy refresh
     after commit. The lead's open trial for the same lesson is returned as it is.
     """
-    if lead.status == LeadStatus.CONVERTED:
-        raise ValidationError(
-            {
-                "lead": _(
-                    "This lead is already a client; enrol them in the group instead."
-                )
-            }
-        )
     with transaction.atomic():
         group = scheduling_services.lock_group(group.pk)
+        lead = Lead.objects.get(pk=lead.pk)  # the stored status, not a stale copy
+        if lead.status == LeadStatus.CONVERTED:
+            raise ValidationError(
+                {
+                    "lead": _(
+                        "This lead is already a client; enrol them in the group "
+                        "instead."
+                    )
+                }
+            )
         existing = Trial.objects.filter(
             lead=lead,
             group=group,

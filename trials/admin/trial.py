@@ -1,19 +1,12 @@
-"""The trials admin: the trial list and page, its reminders, and the funnel report.
-
-Presentation only: every change goes through trials.services. A salesperson sees the
-trials they follow; users holding ``trials.view_all_trials`` (receptionists, managers)
-or ``leads.view_all_leads`` see everyone's.
-"""
+"""The trial list and page: badges, filters, scheduling and recording through the
+services, bulk attendance."""
 
 from collections import Counter
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.formats import date_format
+from django.urls import path
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -27,59 +20,19 @@ from crm_project.admin_tools import (
     error_messages,
     report_skipped,
 )
-from leads.admin.common import LeadSearchMixin, sees_all_leads
-from scheduling.models import Group
+from leads.admin.common import LeadSearchMixin
 
-from . import selectors, services
-from .forms import FunnelForm, TrialAdminForm
-from .models import Trial, TrialReminder, TrialResult, TrialStatus, TrialStatusHistory
-
-
-def sees_all_trials(user) -> bool:
-    return user.has_perm("trials.view_all_trials") or sees_all_leads(user)
-
-
-def badge(kind: str, value: str, label) -> str:
-    """A coloured badge: ``kind`` is trial, result, reminder or kpi (admin.css)."""
-    return format_html(
-        '<span class="badge crm-status crm-{}-{}">{}</span>', kind, value, label
-    )
-
-
-def local_datetime(value) -> str:
-    if value is None:
-        return "—"
-    return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
-
-
-class TrialWhenFilter(admin.SimpleListFilter):
-    title = _("when")
-    parameter_name = "when"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("overdue", _("Overdue (attendance or result not recorded)")),
-            ("today", _("Today")),
-            ("upcoming", _("Upcoming")),
-        ]
-
-    def queryset(self, request, queryset):
-        if self.value() == "overdue":
-            return queryset.overdue()
-        if self.value() == "today":
-            return queryset.today()
-        if self.value() == "upcoming":
-            return queryset.upcoming()
-        return queryset
-
-
-class GroupFilter(admin.RelatedFieldListFilter):
-    """The groups with their course, read in one query (a group's name shows its
-    course)."""
-
-    def field_choices(self, field, request, model_admin):
-        groups = Group.objects.select_related("course").order_by("course__name", "name")
-        return [(group.pk, str(group)) for group in groups]
+from .. import services
+from ..forms import TrialAdminForm
+from ..models import Trial, TrialReminder, TrialResult, TrialStatus, TrialStatusHistory
+from .common import (
+    GroupFilter,
+    TrialWhenFilter,
+    badge,
+    local_datetime,
+    sees_all_trials,
+)
+from .funnel import FunnelViewMixin
 
 
 class TrialReminderInline(ReadOnlyInlineMixin, admin.TabularInline):
@@ -114,7 +67,9 @@ class TrialStatusHistoryInline(StatusHistoryInline):
 
 
 @admin.register(Trial)
-class TrialAdmin(ServiceErrorsAsMessagesMixin, LeadSearchMixin, admin.ModelAdmin):
+class TrialAdmin(
+    FunnelViewMixin, ServiceErrorsAsMessagesMixin, LeadSearchMixin, admin.ModelAdmin
+):
     form = TrialAdminForm
     view_on_site = False
     lead_search_prefix = "lead__"
@@ -375,97 +330,3 @@ class TrialAdmin(ServiceErrorsAsMessagesMixin, LeadSearchMixin, admin.ModelAdmin
                 n,
             ),
         )
-
-    # --- the funnel report ------------------------------------------------------------
-
-    def funnel_view(self, request):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        start, end = FunnelForm.default_range()
-        form = FunnelForm(request.GET or None, initial={"start": start, "end": end})
-        if form.is_bound and form.is_valid():
-            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-        own = None if sees_all_trials(request.user) else request.user
-        tables = []
-        if not form.is_bound or form.is_valid():
-            tables = [
-                (
-                    _("By source"),
-                    selectors.funnel_by_source(start, end, salesperson=own),
-                ),
-                (
-                    _("By salesperson"),
-                    selectors.funnel_by_salesperson(start, end, salesperson=own),
-                ),
-            ]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Trial funnel"),
-            "opts": self.model._meta,
-            "form": form,
-            "start": start,
-            "end": end,
-            "tables": tables,
-            "percent_labels": selectors.PERCENT_LABELS,
-            "own_only": own is not None,
-            "changelist_url": reverse("admin:trials_trial_changelist"),
-        }
-        return TemplateResponse(request, "admin/trials/funnel.html", context)
-
-
-@admin.register(TrialReminder)
-class TrialReminderAdmin(LeadSearchMixin, admin.ModelAdmin):
-    """Read-only: reminders are planned by the services and sent by the beat job."""
-
-    lead_search_prefix = "trial__lead__"
-    list_display = [
-        "trial",
-        "kind",
-        "due_at",
-        "status_badge",
-        "recipient",
-        "sent_at",
-        "attempts",
-    ]
-    list_select_related = ["trial__lead", "trial__group__course"]
-    list_filter = ["status", "kind"]
-    search_fields = ["trial__lead__full_name", "trial__lead__phone", "recipient"]
-    search_help_text = _("The lead's name, phone number in any format, or email.")
-    date_hierarchy = "due_at"
-    show_full_result_count = False
-    list_per_page = 50
-    fields = [
-        "trial",
-        "kind",
-        "due_at",
-        "next_attempt_at",
-        "status",
-        "recipient",
-        "claimed_at",
-        "sent_at",
-        "attempts",
-        "skip_reason",
-        "last_error",
-        "created_at",
-        "updated_at",
-    ]
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if not sees_all_trials(request.user):
-            queryset = queryset.filter(trial__salesperson=request.user)
-        return queryset
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description=_("status"), ordering="status")
-    def status_badge(self, obj):
-        return badge("reminder", obj.status, obj.get_status_display())

@@ -1,0 +1,67 @@
+"""The reminders list: read-only, what was sent when."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from leads.admin.common import LeadSearchMixin
+
+from ..models import TrialReminder
+from .common import badge, sees_all_trials
+
+
+@admin.register(TrialReminder)
+class TrialReminderAdmin(LeadSearchMixin, admin.ModelAdmin):
+    """Read-only: reminders are planned by the services and sent by the beat job."""
+
+    lead_search_prefix = "trial__lead__"
+    list_display = [
+        "trial",
+        "kind",
+        "due_at",
+        "status_badge",
+        "recipient",
+        "sent_at",
+        "attempts",
+    ]
+    list_select_related = ["trial__lead", "trial__group__course"]
+    list_filter = ["status", "kind"]
+    search_fields = ["trial__lead__full_name", "trial__lead__phone", "recipient"]
+    search_help_text = _("The lead's name, phone number in any format, or email.")
+    date_hierarchy = "due_at"
+    show_full_result_count = False
+    list_per_page = 50
+    fields = [
+        "trial",
+        "kind",
+        "due_at",
+        "next_attempt_at",
+        "status",
+        "recipient",
+        "claimed_at",
+        "sent_at",
+        "attempts",
+        "skip_reason",
+        "last_error",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if not sees_all_trials(request.user):
+            queryset = queryset.filter(trial__salesperson=request.user)
+        return queryset
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj):
+        return badge("reminder", obj.status, obj.get_status_display())
