@@ -35,6 +35,14 @@ OFFER_RESULTS = frozenset(
 )
 
 
+def overdue_condition(now: dt.datetime) -> Q:
+    """Lesson ended, and attendance or (after attendance) the result not recorded."""
+    return Q(ends_at__lte=now) & (
+        Q(status=TrialStatus.SCHEDULED)
+        | Q(status=TrialStatus.ATTENDED, result=TrialResult.PENDING)
+    )
+
+
 class TrialQuerySet(models.QuerySet):
     def holding_places(self):
         """Trials counted against their lesson's places: scheduled or attended, and
@@ -43,11 +51,7 @@ class TrialQuerySet(models.QuerySet):
 
     def overdue(self, now: dt.datetime | None = None):
         """The queryset form of :attr:`Trial.is_overdue`."""
-        now = now or timezone.now()
-        return self.filter(ends_at__lte=now).filter(
-            Q(status=TrialStatus.SCHEDULED)
-            | Q(status=TrialStatus.ATTENDED, result=TrialResult.PENDING)
-        )
+        return self.filter(overdue_condition(now or timezone.now()))
 
     def today(self, today: dt.date | None = None):
         return self.filter(lesson_date=today or timezone.localdate())

@@ -16,7 +16,13 @@ from django.utils.translation import gettext_lazy as _
 from crm_project.kpi import kpi_colour
 from leads.models import Lead, Source
 
-from .models import OFFER_RESULTS, TrialResult, TrialStatus
+from .models import (
+    OFFER_RESULTS,
+    Trial,
+    TrialResult,
+    TrialStatus,
+    overdue_condition,
+)
 
 # Trials that were really booked: a cancelled booking never reached the lesson.
 BOOKED_STATUSES = (TrialStatus.SCHEDULED, TrialStatus.ATTENDED, TrialStatus.NO_SHOW)
@@ -182,3 +188,29 @@ def funnel_by_salesperson(start: dt.date, end: dt.date, *, salesperson=None) -> 
         label = name or values["assigned_to__username"] or str(_("Unassigned"))
         rows.append(FunnelRow(label=label, **_counts(values)))
     return Funnel(rows=rows, total=_total(rows))
+
+
+# The dashboard lists this many trials; "See all" opens the list.
+DASHBOARD_TRIALS_SHOWN = 15
+
+
+def trials_for_dashboard(user, now: dt.datetime | None = None) -> list:
+    """Trials that need someone today: today's scheduled lessons and the overdue
+    ones (attendance or result not recorded), the user's own or, for those who see
+    every trial, everyone's; earliest first, at most DASHBOARD_TRIALS_SHOWN."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    queryset = Trial.objects.filter(
+        Q(lesson_date=today, status=TrialStatus.SCHEDULED) | overdue_condition(now)
+    )
+    if not (
+        user.is_superuser
+        or user.has_perm("trials.view_all_trials")
+        or user.has_perm("leads.view_all_leads")
+    ):
+        queryset = queryset.filter(salesperson=user)
+    return list(
+        queryset.select_related("lead", "group__course", "salesperson").order_by(
+            "starts_at", "pk"
+        )[:DASHBOARD_TRIALS_SHOWN]
+    )

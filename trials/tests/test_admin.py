@@ -415,3 +415,26 @@ def test_staff_without_trial_access_cannot_open_the_funnel(client):
     client.force_login(marketer)
 
     assert client.get(reverse(FUNNEL_URL)).status_code == 403
+
+
+# --- the dashboard ---
+
+
+def test_the_dashboard_lists_my_trials_today_and_overdue(clock, client):
+    seller = user_with_role("sam-seller", "salesperson")
+    today = TrialFactory(salesperson=seller, lesson_date=TODAY)
+    owed = TrialFactory(
+        salesperson=seller,
+        lesson_date=TODAY - dt.timedelta(days=2),
+        status=TrialStatus.ATTENDED,
+    )
+    TrialFactory(salesperson=seller, lesson_date=TODAY + dt.timedelta(days=1))
+    TrialFactory(salesperson=a_salesperson(1), lesson_date=TODAY)
+    client.force_login(seller)
+
+    response = client.get(reverse("admin:index"))
+
+    assert [t.pk for t in response.context["trials_to_follow"]] == [owed.pk, today.pk]
+    page = response.content.decode()
+    assert "Record the result" in page
+    assert "Comes today" in page
