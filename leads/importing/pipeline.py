@@ -652,11 +652,13 @@ class Pipeline:
         now_db = adapt(now)
         log_id = str(self.log.pk) if self.log is not None else None
         hours = dt.timedelta(hours=settings.LEADS_FIRST_CONTACT_HOURS)
+        # Most rows carry no date of their own: received now, due in ``hours``.
+        received_now, due_now = now_db, adapt(now + hours)
         rows = []
         # A stable order makes two overlapping imports lock index entries alike.
         recs = sorted(recs, key=lambda rec: rec.phone or rec.email)
         for rec in recs:
-            received = rec.received_at or now
+            received = rec.received_at
             values = rec.values
             rows.append(
                 (
@@ -674,10 +676,10 @@ class Pipeline:
                     values.get("utm_term", ""),
                     values.get("utm_content", ""),
                     rec.external_id,
-                    adapt(received),
+                    adapt(received) if received else received_now,
                     LeadStatus.NEW.value,
                     "",
-                    adapt(received + hours),
+                    adapt(received + hours) if received else due_now,
                     values.get("notes", ""),
                     log_id,
                     now_db,
