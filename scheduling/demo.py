@@ -216,5 +216,5 @@ def seed_scheduling(
             "scheduling_waitlistentry": len(waitlist),
             "scheduling_attendance": len(attendance),
         }
-    counts["scheduling_roomoccupancy"] = refresh_room_occupancy(start=today)
+    counts["scheduling_roomoccupancy"] = refresh_room_occupancy()
     return counts

@@ -34,7 +34,7 @@ from .models import (
     occupancy_percent,
 )
 from .patterns import DayPattern, first_common_day
-from .selectors import enrolled_places, free_places, offered_places
+from .selectors import enrolled_places, free_places, offered_places, week_start
 
 __all__ = [
     "GroupFull",
@@ -575,8 +575,9 @@ def save_group(group: Group, *, by) -> PlaceChange:
 def occupancy_window(
     start: dt.date | None = None, end: dt.date | None = None
 ) -> tuple[dt.date, dt.date]:
-    """[start, end], by default today and the next ``SCHEDULING_OCCUPANCY_WEEKS``."""
-    start = start or timezone.localdate()
+    """[start, end]: by default ``SCHEDULING_OCCUPANCY_WEEKS`` weeks from the Monday of
+    this week, so that the grid's current week is complete."""
+    start = start or week_start(timezone.localdate())
     if end is None:
         end = start + dt.timedelta(days=7 * settings.SCHEDULING_OCCUPANCY_WEEKS - 1)
     return start, end
@@ -589,8 +590,9 @@ def refresh_room_occupancy(
     group_ids=None,
     room_ids=None,
 ) -> int:
-    """Rebuild the RoomOccupancy rows in [start, end] (by default the coming
-    ``SCHEDULING_OCCUPANCY_WEEKS`` weeks), for the given groups and rooms or all.
+    """Rebuild the RoomOccupancy rows in [start, end] (by default this week and the
+    next, ``SCHEDULING_OCCUPANCY_WEEKS`` in all), for the given groups and rooms or
+    all.
 
     One row per running group's lesson: its places taken are the enrolments holding a
     place that cover the date plus the lesson's bookings (trial students). Rows

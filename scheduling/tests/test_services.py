@@ -676,10 +676,11 @@ def test_an_enrolment_refreshes_the_groups_occupancy_after_commit(
     desk, django_capture_on_commit_callbacks
 ):
     today = timezone.localdate()
+    monday = today - dt.timedelta(days=today.weekday())
     group = GroupFactory(
         day_pattern=DayPattern.CUSTOM,
         weekdays="1,2,3,4,5,6,7",
-        start_date=today,
+        start_date=monday,
         end_date=today + dt.timedelta(days=60),
         capacity=4,
     )
@@ -689,9 +690,14 @@ def test_an_enrolment_refreshes_the_groups_occupancy_after_commit(
 
     assert len(callbacks) == 1
     rows = RoomOccupancy.objects.filter(group=group)
-    # Every lesson of the coming SCHEDULING_OCCUPANCY_WEEKS (4) weeks, one taken.
+    # Every lesson of SCHEDULING_OCCUPANCY_WEEKS (4) weeks from this Monday, each
+    # with the one student, who is enrolled from today.
     assert rows.count() == 28
-    assert set(rows.values_list("taken", "percent")) == {(1, Decimal("25.0"))}
+    assert min(rows.values_list("date", flat=True)) == monday
+    assert set(rows.filter(date__gte=today).values_list("taken", "percent")) == {
+        (1, Decimal("25.0"))
+    }
+    assert set(rows.filter(date__lt=today).values_list("taken", flat=True)) <= {0}
 
 
 def test_a_failed_enrolment_queues_nothing(desk, django_capture_on_commit_callbacks):

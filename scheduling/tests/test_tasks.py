@@ -32,12 +32,18 @@ def test_the_beat_job_fills_the_coming_weeks_for_every_room(settings):
     EnrollmentFactory(group=group, start_date=group.start_date)
     daily_group_from_today()
 
+    today = timezone.localdate()
+    monday = today - dt.timedelta(days=today.weekday())
+    last = monday + dt.timedelta(days=13)  # the end of next week
+    lessons = (last - today).days + 1  # the groups start today
+
     written = refresh_room_occupancy.delay().get()
 
-    assert written == 2 * 14
+    assert written == 2 * lessons
     rows = RoomOccupancy.objects.filter(group=group)
-    assert rows.count() == 14
-    assert min(rows.values_list("date", flat=True)) == timezone.localdate()
+    assert rows.count() == lessons
+    dates = rows.values_list("date", flat=True)
+    assert (min(dates), max(dates)) == (today, last)
     assert set(rows.values_list("taken", flat=True)) == {1}
 
 
