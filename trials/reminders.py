@@ -81,7 +81,9 @@ def plan_reminders(trial: Trial) -> None:
     Called under the trial's lock (by the services, on scheduling and moving). A
     pending row for another time is cancelled ("moved"); a row for this very time is
     kept as it is, sent or not, so the same time is never reminded twice; a row once
-    cancelled for this time (moved away and back) waits again.
+    cancelled for this time (moved away and back) waits again. A trial booked less
+    than TRIALS_REMINDER_HOURS_BEFORE ahead gets its 'before' reminders at the job's
+    next run.
     """
     for kind, due in planned_times(trial).items():
         moved = TrialReminder.objects.filter(

@@ -271,6 +271,46 @@ def test_attendance_before_the_lesson_is_a_form_error(admin_client):
     assert "has not started yet" in errors["status"][0]
 
 
+def test_a_refusal_only_the_service_sees_is_a_message_not_a_server_error(admin_client):
+    from trials import services
+
+    lead, group = LeadFactory(), GroupFactory()
+    first_day = timezone.localdate() + dt.timedelta(days=1)
+    services.schedule_trial(lead, group, first_day)
+    other = services.schedule_trial(lead, group, first_day + dt.timedelta(days=1))
+    page = admin_client.get(change_url(other))
+
+    response = admin_client.post(
+        change_url(other), form_data(page, lesson_date=first_day.isoformat())
+    )
+
+    assert response.status_code == 302
+    assert "The lead already has a trial in that lesson." in messages_of(response)
+    other.refresh_from_db()
+    assert other.lesson_date == first_day + dt.timedelta(days=1)
+
+
+def test_a_trial_a_salesperson_books_is_theirs(client):
+    seller = user_with_role("sam-seller", "salesperson")
+    lead = LeadFactory(assigned_to=seller)
+    client.force_login(seller)
+    page = client.get(add_url(Trial))
+    assert page.context["adminform"].form.initial["salesperson"] == seller.pk
+
+    response = client.post(
+        add_url(Trial),
+        form_data(
+            page,
+            lead=lead.pk,
+            group=GroupFactory().pk,
+            lesson_date=(timezone.localdate() + dt.timedelta(days=1)).isoformat(),
+        ),
+    )
+
+    assert response.status_code == 302
+    assert Trial.objects.get().salesperson == seller
+
+
 # --- bulk actions ---------------------------------------------------------------------
 
 
