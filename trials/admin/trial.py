@@ -82,13 +82,7 @@ class TrialAdmin(
         "result_badge",
         "outcome",
     ]
-    list_select_related = [
-        "lead",
-        "group__course",
-        "salesperson",
-        "enrollment",
-        "waitlist_entry",
-    ]
+    list_select_related = ["lead", "group__course", "salesperson"]
     list_filter = [
         TrialWhenFilter,
         "status",
