@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from clients.models import Client
 from crm_project.models import TimeStamped
@@ -98,10 +99,11 @@ class Room(TimeStamped):
 
 
 class GroupStatus(models.TextChoices):
-    PLANNED = "planned", _("Planned")
-    ACTIVE = "active", _("Active")
-    FINISHED = "finished", _("Finished")
-    CANCELLED = "cancelled", _("Cancelled")
+    # Contexts: Spanish labels agree with "grupo" (masculine).
+    PLANNED = "planned", pgettext_lazy("group status", "Planned")
+    ACTIVE = "active", pgettext_lazy("group status", "Active")
+    FINISHED = "finished", pgettext_lazy("group status", "Finished")
+    CANCELLED = "cancelled", pgettext_lazy("group status", "Cancelled")
 
 
 # Groups whose lessons take a room and places.
@@ -267,9 +269,11 @@ class Group(TimeStamped):
 
 
 class EnrollmentStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    PAUSED = "paused", _("Paused")
-    LEFT = "left", _("Left")
+    # Contexts: Spanish labels agree with "inscripción" (feminine); "Left" is the
+    # student leaving, not the sessions left on a package.
+    ACTIVE = "active", pgettext_lazy("enrollment status", "Active")
+    PAUSED = "paused", pgettext_lazy("enrollment status", "Paused")
+    LEFT = "left", pgettext_lazy("enrollment status", "Left")
 
 
 # Enrolments that keep a place in the group: a paused student comes back to it.
