@@ -6,6 +6,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm_project.models import TimeStamped
 from crm_project.status import StatusHistory, StatusTracked
@@ -14,10 +15,11 @@ from scheduling.models import Enrollment, Group, WaitlistEntry
 
 
 class TrialStatus(models.TextChoices):
-    SCHEDULED = "scheduled", _("Scheduled")
-    ATTENDED = "attended", _("Attended")
-    NO_SHOW = "no_show", _("No-show")
-    CANCELLED = "cancelled", _("Cancelled")
+    # Contexts: Spanish labels agree with "clase de prueba" (feminine).
+    SCHEDULED = "scheduled", pgettext_lazy("trial status", "Scheduled")
+    ATTENDED = "attended", pgettext_lazy("trial status", "Attended")
+    NO_SHOW = "no_show", pgettext_lazy("trial status", "No-show")
+    CANCELLED = "cancelled", pgettext_lazy("trial status", "Cancelled")
 
 
 class TrialResult(models.TextChoices):
@@ -243,12 +245,13 @@ BEFORE_KINDS = frozenset(
 
 
 class ReminderStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    SENDING = "sending", _("Sending")
-    SENT = "sent", _("Sent")
-    SKIPPED = "skipped", _("Skipped")
-    CANCELLED = "cancelled", _("Cancelled")
-    FAILED = "failed", _("Failed")
+    # Contexts: Spanish labels agree with "recordatorio" (masculine).
+    PENDING = "pending", pgettext_lazy("reminder status", "Pending")
+    SENDING = "sending", pgettext_lazy("reminder status", "Sending")
+    SENT = "sent", pgettext_lazy("reminder status", "Sent")
+    SKIPPED = "skipped", pgettext_lazy("reminder status", "Skipped")
+    CANCELLED = "cancelled", pgettext_lazy("reminder status", "Cancelled")
+    FAILED = "failed", pgettext_lazy("reminder status", "Failed")
 
 
 class TrialReminder(TimeStamped):
