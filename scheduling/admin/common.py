@@ -6,24 +6,24 @@ from django.utils.translation import gettext
 
 from ..models import WaitlistStatus
 
-# AdminLTE background classes (shipped with Jazzmin), one per status value.
+# Background classes, one per status value: Bootstrap's, or admin.css's crm-bg-*.
 STATUS_COLOURS = {
     "planned": "bg-info",
-    "active": "bg-green",
+    "active": "crm-bg-green",
     "finished": "bg-secondary",
     "cancelled": "bg-dark",
-    "paused": "bg-orange",
+    "paused": "crm-bg-orange",
     "left": "bg-secondary",
     "waiting": "bg-info",
-    "offered": "bg-orange",
-    "enrolled": "bg-green",
+    "offered": "crm-bg-orange",
+    "enrolled": "crm-bg-green",
     "withdrawn": "bg-secondary",
-    "present": "bg-green",
-    "absent": "bg-red",
+    "present": "crm-bg-green",
+    "absent": "crm-bg-red",
     "excused": "bg-info",
 }
-# Occupancy colours (scheduling.models.occupancy_colour) as AdminLTE classes.
-OCCUPANCY_CLASSES = {"green": "bg-green", "orange": "bg-orange", "red": "bg-red"}
+# Occupancy colours (scheduling.models.occupancy_colour) as admin.css classes.
+OCCUPANCY_CLASSES = {"green": "crm-bg-green", "orange": "crm-bg-orange", "red": "crm-bg-red"}
 
 
 def scheduling_badge(value: str, label) -> str:

@@ -158,10 +158,10 @@ def row_html(response, obj) -> str:
 @pytest.mark.parametrize(
     ("enrolled", "capacity", "colour", "text"),
     [
-        (4, 10, "bg-green", "40 %"),
-        (5, 10, "bg-orange", "50 %"),
-        (8, 10, "bg-red", "80 %"),
-        (2, 2, "bg-red", "100 %"),
+        (4, 10, "crm-bg-green", "40 %"),
+        (5, 10, "crm-bg-orange", "50 %"),
+        (8, 10, "crm-bg-red", "80 %"),
+        (2, 2, "crm-bg-red", "100 %"),
     ],
 )
 def test_the_group_list_shows_places_free_slots_and_a_coloured_badge(
@@ -720,7 +720,7 @@ def test_the_grid_shows_each_rooms_slots_by_day(admin_client):
     html = response.content.decode()
     assert "18:00–19:00 Grid group 0" in html
     assert "4/10 · 40 %" in html
-    assert 'class="badge crm-occupancy bg-green"' in html
+    assert 'class="badge crm-occupancy crm-bg-green"' in html
     assert days[0] == START and days[-1] == START + dt.timedelta(days=6)
     assert "?week=2029-12-31" in html and "?week=2030-01-14" in html
 
