@@ -718,7 +718,7 @@ def test_the_grid_shows_each_rooms_slots_by_day(admin_client):
     (row,) = [r for r in response.context["rows"] if r.room == group.room]
     assert [len(cell) for cell in row.cells] == [1, 0, 1, 0, 1, 0, 0]
     html = response.content.decode()
-    assert "18:00–19:00 Grid group 0" in html
+    assert '<span class="text-nowrap">18:00–19:00</span> Grid group 0' in html
     assert "4/10 · 40 %" in html
     assert 'class="badge crm-occupancy crm-bg-green"' in html
     assert days[0] == START and days[-1] == START + dt.timedelta(days=6)
