@@ -23,7 +23,11 @@ STATUS_COLOURS = {
     "excused": "bg-info",
 }
 # Occupancy colours (scheduling.models.occupancy_colour) as admin.css classes.
-OCCUPANCY_CLASSES = {"green": "crm-bg-green", "orange": "crm-bg-orange", "red": "crm-bg-red"}
+OCCUPANCY_CLASSES = {
+    "green": "crm-bg-green",
+    "orange": "crm-bg-orange",
+    "red": "crm-bg-red",
+}
 
 
 def scheduling_badge(value: str, label) -> str:
