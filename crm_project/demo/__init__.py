@@ -50,6 +50,7 @@ from clients.models import Client, ClientNote, Interaction, Tag, new_referral_co
 from crm_project.setup import ensure_roles
 from packages.catalogue import load_packages
 from packages.models import Package, PackagePurchase, Payment
+from scheduling.demo import seed_scheduling
 from services.catalogue import load_services
 from services.models import Contraindication, Service
 
@@ -188,6 +189,17 @@ def seed_demo(
     result.verified = len(sample)
     result.mismatched = verify_figures(sample)
     timings["verify"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    result.counts.update(
+        seed_scheduling(
+            seeded_ids,
+            staff.practitioners,
+            today=timezone.localdate(),
+            rng=random.Random(seed),
+        )
+    )
+    timings["scheduling"] = time.perf_counter() - tick
     result.seconds = time.perf_counter() - started
     return result
 
