@@ -1,0 +1,65 @@
+"""Channel backends: how one message leaves the building.
+
+A backend is a class with ``send(message) -> Result``; it raises ``TransientError``
+for what may work on a later attempt (connection refused, timeouts, a provider's 5xx
+or 429) and ``PermanentError`` for what never will (an invalid address, a provider's
+4xx). The sender (``communications.services.sending``) retries the first with backoff
+and fails the second at once. Backends are chosen per channel by settings
+(``COMMUNICATIONS_EMAIL_BACKEND``, ``COMMUNICATIONS_SMS_BACKEND``,
+``COMMUNICATIONS_WHATSAPP_BACKEND``) and built once per sender batch.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+SETTING_BY_CHANNEL = {
+    "email": "COMMUNICATIONS_EMAIL_BACKEND",
+    "sms": "COMMUNICATIONS_SMS_BACKEND",
+    "whatsapp": "COMMUNICATIONS_WHATSAPP_BACKEND",
+}
+
+
+@dataclass(frozen=True)
+class Result:
+    provider_id: str = ""
+    cost: Decimal | None = None
+
+
+class ChannelError(Exception):
+    """A send that did not happen; ``str()`` is what the log records."""
+
+
+class TransientError(ChannelError):
+    """Worth another attempt later."""
+
+
+class PermanentError(ChannelError):
+    """Never going to work; ``invalid_address`` says whether the address is at fault."""
+
+    def __init__(self, message: str, *, invalid_address: bool = False):
+        super().__init__(message)
+        self.invalid_address = invalid_address
+
+
+class Backend:
+    """Base class. ``channel`` is the channel this instance sends for."""
+
+    def __init__(self, channel: str):
+        self.channel = channel
+
+    def open(self) -> None:
+        """Called before a batch (an SMTP connection, an HTTP session)."""
+
+    def close(self) -> None:
+        """Called after a batch, also after errors."""
+
+    def send(self, message) -> Result:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def get_backend(channel: str) -> Backend:
+    path = getattr(settings, SETTING_BY_CHANNEL[channel])
+    return import_string(path)(channel)

@@ -1,0 +1,427 @@
+"""The outbox (Message), its templates, and what each client agreed to receive.
+
+Every outbound email, SMS or WhatsApp message is one ``Message`` row: written by
+``communications.services.enqueue_message(s)``, sent by ``send_due_messages``, and
+kept as the log afterwards. Nothing else sends messages.
+"""
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm_project.models import TimeStamped
+
+
+class MessageKind(models.TextChoices):
+    APPOINTMENT_REMINDER = "appointment_reminder", _("Appointment reminder")
+    APPOINTMENT_CONFIRMATION = "appointment_confirmation", _("Appointment confirmation")
+    PACKAGE_EXPIRY = "package_expiry", _("Package expiry")
+    BIRTHDAY = "birthday", _("Birthday greeting")
+    REACTIVATION = "reactivation", _("Reactivation")
+    POST_VISIT_SURVEY = "post_visit_survey", _("Post-visit survey")
+    TRIAL_REMINDER = "trial_reminder", _("Trial lesson reminder")
+    TRIAL_FOLLOW_UP = "trial_follow_up", _("Trial lesson follow-up (to staff)")
+    FOLLOW_UP_REMINDER = "follow_up_reminder", _("Lead follow-up reminder (to staff)")
+    ESCALATION = "escalation", _("Escalation (to managers)")
+    WELCOME = "welcome", _("Welcome")
+    CAMPAIGN = "campaign", _("Campaign")
+    ONE_OFF = "one_off", _("One-off message")
+
+
+# The one place that says which kinds are marketing: they need the recipient's consent
+# for the channel and count against the frequency caps. Every other kind is
+# transactional (about something the client booked or bought, or a note to staff).
+MARKETING_KINDS: frozenset[str] = frozenset(
+    {MessageKind.BIRTHDAY, MessageKind.REACTIVATION, MessageKind.CAMPAIGN}
+)
+
+
+def is_marketing(kind: str) -> bool:
+    return kind in MARKETING_KINDS
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", _("English")
+    SPANISH = "es", _("Spanish")
+
+
+class Reason(models.TextChoices):
+    """Why a message was skipped, deferred or failed."""
+
+    OPTED_OUT = "opted_out", _("Opted out")
+    NO_CONSENT = "no_consent", _("No marketing consent")
+    CAPPED = "capped", _("Frequency cap reached")
+    QUIET_HOURS = "quiet_hours", _("Quiet hours")
+    NO_ADDRESS = "no_address", _("No address for the channel")
+    TEMPLATE_MISSING = "template_missing", _("No template")
+    TEMPLATE_ERROR = "template_error", _("Template error")
+    INVALID_ADDRESS = "invalid_address", _("Address rejected")
+    REJECTED = "rejected", _("Rejected by the provider")
+    ERROR = "error", _("Error (retries exhausted)")
+
+
+class MessageQuerySet(models.QuerySet):
+    def due(self, now):
+        """Queued or deferred rows whose time has come (the sender's claim query)."""
+        return self.filter(
+            status__in=[Message.Status.QUEUED, Message.Status.DEFERRED],
+            next_attempt_at__lte=now,
+        )
+
+    def for_recipient(self, *, client=None, lead=None, user=None):
+        if client is not None:
+            return self.filter(client=client)
+        if lead is not None:
+            return self.filter(lead=lead)
+        return self.filter(user=user)
+
+
+class Message(TimeStamped):
+    """One outbound message: the outbox row while pending, the log entry after.
+
+    Exactly one recipient (client, lead or staff user). ``idempotency_key`` is unique:
+    enqueueing the same kind for the same recipient, object and period again finds the
+    existing row instead of writing a second.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        DEFERRED = "deferred", _("Deferred")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        OPENED = "opened", _("Opened")
+        CLICKED = "clicked", _("Clicked")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    kind = models.CharField(_("kind"), max_length=30, choices=MessageKind.choices)
+    client = models.ForeignKey(
+        "clients.Client",
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    lead = models.ForeignKey(
+        "leads.Lead",
+        verbose_name=_("lead"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff member"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    to_address = models.CharField(
+        _("to"),
+        max_length=254,
+        blank=True,
+        help_text=_("The email address or E.164 phone number when it was enqueued."),
+    )
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    body_text = models.TextField(_("text"), blank=True)
+    body_html = models.TextField(_("HTML"), blank=True)
+    language = models.CharField(
+        _("language"), max_length=5, choices=Language.choices, default=Language.ENGLISH
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    reason = models.CharField(
+        _("reason"), max_length=20, choices=Reason.choices, blank=True
+    )
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    send_after = models.DateTimeField(_("send after"))
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("sending since"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("opened"), null=True, blank=True)
+    clicked_at = models.DateTimeField(_("clicked"), null=True, blank=True)
+    provider_id = models.CharField(_("provider id"), max_length=255, blank=True)
+    # Four places: providers price one SMS in fractions of a cent.
+    cost = models.DecimalField(
+        _("cost"), max_digits=10, decimal_places=4, null=True, blank=True
+    )
+    content_type = models.ForeignKey(
+        ContentType,
+        verbose_name=_("about (type)"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    object_id = models.PositiveBigIntegerField(_("about (id)"), null=True, blank=True)
+    about = GenericForeignKey("content_type", "object_id")
+    idempotency_key = models.CharField(
+        _("idempotency key"), max_length=255, unique=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(client__isnull=False, lead__isnull=True, user__isnull=True)
+                    | Q(client__isnull=True, lead__isnull=False, user__isnull=True)
+                    | Q(client__isnull=True, lead__isnull=True, user__isnull=False)
+                ),
+                name="message_exactly_one_recipient",
+            ),
+            models.CheckConstraint(
+                condition=Q(attempts__gte=0), name="message_attempts_not_negative"
+            ),
+        ]
+        indexes = [
+            # The sender's claim: due queued/deferred rows in order.
+            models.Index(fields=["status", "next_attempt_at"], name="message_due_idx"),
+            # The caps: what a client got on a channel since a moment.
+            models.Index(
+                fields=["client", "channel", "sent_at"], name="message_caps_idx"
+            ),
+            models.Index(fields=["lead", "-created_at"], name="message_lead_idx"),
+            models.Index(fields=["user", "-created_at"], name="message_user_idx"),
+            models.Index(fields=["-created_at"], name="message_created_idx"),
+            models.Index(fields=["to_address"], name="message_to_idx"),
+            models.Index(
+                fields=["content_type", "object_id"], name="message_about_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.to_address or '—'}"
+
+    @property
+    def recipient(self):
+        return self.client or self.lead or self.user
+
+    @property
+    def is_marketing(self) -> bool:
+        return is_marketing(self.kind)
+
+
+class MessageTemplate(TimeStamped):
+    """What one kind of message says on one channel in one language.
+
+    Subject and bodies are Django template syntax over the variables documented in
+    ``communications.rendering`` (client, lead, recipient_name, appointment,
+    purchase/package, trial, business, unsubscribe_url, plus the caller's context).
+    """
+
+    kind = models.CharField(_("kind"), max_length=30, choices=MessageKind.choices)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    language = models.CharField(
+        _("language"), max_length=5, choices=Language.choices, default=Language.ENGLISH
+    )
+    subject = models.CharField(
+        _("subject"),
+        max_length=255,
+        blank=True,
+        help_text=_("Email only; SMS and WhatsApp have no subject."),
+    )
+    body_text = models.TextField(_("text"))
+    body_html = models.TextField(
+        _("HTML"), blank=True, help_text=_("Email only; empty sends text only.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        ordering = ["kind", "channel", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "channel", "language"],
+                name="message_template_unique_kind_channel_language",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_kind_display()} · {self.get_channel_display()} · "
+            f"{self.language}"
+        )
+
+
+class ContactPreferences(TimeStamped):
+    """What a client agreed to receive, and when and how.
+
+    A client without a row has no marketing consent on any channel. Transactional
+    messages need no consent; opt-outs (OptOut rows) apply to every kind.
+    """
+
+    client = models.OneToOneField(
+        "clients.Client",
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        related_name="contact_preferences",
+    )
+    marketing_email = models.BooleanField(_("marketing by email"), default=False)
+    marketing_email_at = models.DateTimeField(
+        _("email consent given"), null=True, blank=True
+    )
+    marketing_sms = models.BooleanField(_("marketing by SMS"), default=False)
+    marketing_sms_at = models.DateTimeField(
+        _("SMS consent given"), null=True, blank=True
+    )
+    marketing_whatsapp = models.BooleanField(_("marketing by WhatsApp"), default=False)
+    marketing_whatsapp_at = models.DateTimeField(
+        _("WhatsApp consent given"), null=True, blank=True
+    )
+    preferred_channel = models.CharField(
+        _("preferred channel"),
+        max_length=10,
+        choices=Channel.choices,
+        blank=True,
+        help_text=_("Empty: the channel on the client's record."),
+    )
+    preferred_language = models.CharField(
+        _("preferred language"),
+        max_length=5,
+        choices=Language.choices,
+        blank=True,
+        help_text=_("Empty: the language on the client's record."),
+    )
+    quiet_hours_start = models.TimeField(
+        _("quiet hours from"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the studio's default (COMMUNICATIONS_QUIET_HOURS_START)."),
+    )
+    quiet_hours_end = models.TimeField(
+        _("quiet hours until"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the studio's default (COMMUNICATIONS_QUIET_HOURS_END)."),
+    )
+
+    class Meta:
+        verbose_name = _("contact preferences")
+        verbose_name_plural = _("contact preferences")
+
+    def __str__(self) -> str:
+        return str(self.client)
+
+    def save(self, *args, **kwargs) -> None:
+        """Keep each consent's date with it, whatever path saves (admin, inline,
+        service): given now if newly given, cleared when withdrawn."""
+        for channel in Channel.values:
+            if not getattr(self, f"marketing_{channel}"):
+                setattr(self, f"marketing_{channel}_at", None)
+            elif getattr(self, f"marketing_{channel}_at") is None:
+                setattr(self, f"marketing_{channel}_at", timezone.now())
+        super().save(*args, **kwargs)
+
+    def has_marketing_consent(self, channel: str) -> bool:
+        return bool(getattr(self, f"marketing_{channel}", False))
+
+
+class OptOut(TimeStamped):
+    """A client or lead who asked not to receive one kind of message.
+
+    ``channel`` empty means every channel. Written by ``record_opt_out`` (the
+    unsubscribe link, staff); at most one row per recipient, kind and channel.
+    """
+
+    class Source(models.TextChoices):
+        UNSUBSCRIBE_LINK = "unsubscribe_link", _("Unsubscribe link")
+        ONE_CLICK = "one_click", _("One-click unsubscribe (mail client)")
+        STAFF = "staff", _("Staff")
+        REPLY = "reply", _("Reply (STOP)")
+
+    client = models.ForeignKey(
+        "clients.Client",
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="opt_outs",
+    )
+    lead = models.ForeignKey(
+        "leads.Lead",
+        verbose_name=_("lead"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="opt_outs",
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=MessageKind.choices)
+    # Empty (not NULL, as Django stores "no value" in text fields): every channel.
+    channel = models.CharField(
+        _("channel"),
+        max_length=10,
+        choices=Channel.choices,
+        blank=True,
+        help_text=_("Empty: every channel."),
+    )
+    source = models.CharField(
+        _("source"), max_length=20, choices=Source.choices, default=Source.STAFF
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("opt-out")
+        verbose_name_plural = _("opt-outs")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(client__isnull=False, lead__isnull=True)
+                    | Q(client__isnull=True, lead__isnull=False)
+                ),
+                name="optout_client_or_lead",
+            ),
+            models.UniqueConstraint(
+                fields=["client", "kind", "channel"],
+                condition=Q(client__isnull=False),
+                name="optout_unique_client_kind_channel",
+            ),
+            models.UniqueConstraint(
+                fields=["lead", "kind", "channel"],
+                condition=Q(lead__isnull=False),
+                name="optout_unique_lead_kind_channel",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        channel = self.get_channel_display() if self.channel else _("every channel")
+        return f"{self.client or self.lead}: {self.get_kind_display()} ({channel})"

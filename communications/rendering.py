@@ -1,0 +1,137 @@
+"""Rendering message templates in a sandbox.
+
+Templates are Django template syntax, compiled by a private ``Engine`` with no
+loaders (``{% include %}`` and ``{% extends %}`` of files fail) and only the built-in
+tags and filters. HTML bodies autoescape; subjects and text bodies do not (an
+apostrophe in a name must stay an apostrophe in an SMS).
+
+The variables a template can use:
+
+``recipient_name``  the client's first name, the lead's name, the staff member's name
+``client``          the Client (clients.Client), when the recipient is a client
+``lead``            the Lead (leads.Lead), when the recipient is a lead
+``user``            the staff User, when the recipient is staff
+``appointment``     the Appointment the message is about (``about=`` an appointment)
+``purchase``, ``package``  the PackagePurchase it is about and its Package
+``trial``           the Trial it is about
+``about``           whatever object the message is about, under its own name too
+``business``        ``name``, ``address``, ``phone``, ``site_url`` (settings CRM_*)
+``unsubscribe_url`` the signed link that records an opt-out for this kind of message
+...plus every key of the ``context`` the caller passes (e.g. ``body`` for one-off
+messages and campaigns, ``follow_up`` for staff reminders).
+"""
+
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.template import Context, Engine, TemplateSyntaxError
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+# Names the ``about`` object is known by in templates, besides its model name.
+ABOUT_NAMES = {
+    "packagepurchase": "purchase",
+}
+
+
+@cache
+def _engine(autoescape: bool) -> Engine:
+    return Engine(autoescape=autoescape, debug=False, loaders=[], libraries={})
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A template's three parts, compiled once and rendered for many recipients."""
+
+    subject: object
+    body_text: object
+    body_html: object | None
+
+    def render(self, context: dict, *, language: str) -> tuple[str, str, str]:
+        with translation.override(language):
+            subject = self.subject.render(Context(context, autoescape=False))
+            text = self.body_text.render(Context(context, autoescape=False))
+            html = (
+                self.body_html.render(Context(context, autoescape=True))
+                if self.body_html is not None
+                else ""
+            )
+        # A subject is one line, whatever the template's line breaks.
+        return " ".join(subject.split())[:255], text.strip(), html.strip()
+
+
+def compile_parts(subject: str, body_text: str, body_html: str) -> Compiled:
+    """Compile; raises ``ValidationError`` naming the part that does not compile."""
+    parts, errors = {}, {}
+    for name, source, autoescape in (
+        ("subject", subject, False),
+        ("body_text", body_text, False),
+        ("body_html", body_html, True),
+    ):
+        if name == "body_html" and not source.strip():
+            parts[name] = None
+            continue
+        try:
+            parts[name] = _engine(autoescape).from_string(source)
+        except TemplateSyntaxError as exc:
+            errors[name] = _("This template does not compile: %(error)s") % {
+                "error": exc
+            }
+    if errors:
+        raise ValidationError(errors)
+    return Compiled(**parts)
+
+
+def compile_template(template) -> Compiled:
+    return compile_parts(template.subject, template.body_text, template.body_html)
+
+
+def business() -> dict:
+    return {
+        "name": settings.CRM_BUSINESS_NAME,
+        "address": settings.CRM_BUSINESS_ADDRESS,
+        "phone": settings.CRM_BUSINESS_PHONE,
+        "site_url": settings.CRM_SITE_URL,
+    }
+
+
+def recipient_name(*, client=None, lead=None, user=None) -> str:
+    if client is not None:
+        return client.first_name
+    if lead is not None:
+        return (lead.full_name or "").split(" ")[0] if lead.full_name else ""
+    if user is not None:
+        return user.first_name or user.get_username()
+    return ""
+
+
+def build_context(
+    *,
+    client=None,
+    lead=None,
+    user=None,
+    about=None,
+    unsubscribe_url: str = "",
+    extra: dict | None = None,
+    business_info: dict | None = None,
+) -> dict:
+    context = {
+        "client": client,
+        "lead": lead,
+        "user": user,
+        "recipient_name": recipient_name(client=client, lead=lead, user=user),
+        "business": business_info or business(),
+        "unsubscribe_url": unsubscribe_url,
+        "about": about,
+    }
+    if about is not None:
+        model_name = about._meta.model_name
+        context[model_name] = about
+        if model_name in ABOUT_NAMES:
+            context[ABOUT_NAMES[model_name]] = about
+        if model_name == "packagepurchase":
+            context["package"] = getattr(about, "package", None)
+    context.update(extra or {})
+    return context

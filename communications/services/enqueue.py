@@ -1,0 +1,341 @@
+"""Putting messages into the outbox: one (``enqueue_message``) or thousands
+(``enqueue_messages``), through the same checks and the same insert-or-ignore."""
+
+import datetime as dt
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.utils import timezone
+
+from .. import rendering, tracking
+from ..models import MARKETING_KINDS, Channel, Message, MessageKind, MessageTemplate
+from . import policy
+
+INSERT_CHUNK = 1000
+
+
+@dataclass
+class MessageSpec:
+    """One message to enqueue: the arguments of ``enqueue_message`` as a value.
+
+    Exactly one of ``client``, ``lead``, ``user``. ``about`` is the model instance the
+    message is about (appointment, purchase, trial...); ``period`` tells apart
+    messages of the same kind about the same thing ("2026-11-23", "2026-Q4",
+    "24h"); ``context`` adds template variables; ``template`` forces one template
+    (a test send) instead of looking one up by kind, channel and language.
+    """
+
+    kind: str
+    channel: str
+    client: Any = None
+    lead: Any = None
+    user: Any = None
+    about: Any = None
+    period: str = ""
+    context: dict | None = None
+    send_after: dt.datetime | None = None
+    language: str | None = None
+    template: MessageTemplate | None = None
+    key: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in MessageKind.values:
+            raise ValueError(f"unknown message kind {self.kind!r}")
+        if self.channel not in Channel.values:
+            raise ValueError(f"unknown channel {self.channel!r}")
+        if sum(x is not None for x in (self.client, self.lead, self.user)) != 1:
+            raise ValueError("a message has exactly one of client, lead or user")
+        self.key = idempotency_key(
+            self.kind,
+            client=self.client,
+            lead=self.lead,
+            user=self.user,
+            about=self.about,
+            period=self.period,
+        )
+
+    @property
+    def who(self) -> tuple:
+        return policy.recipient_key(
+            client_id=getattr(self.client, "pk", None),
+            lead_id=getattr(self.lead, "pk", None),
+            user_id=getattr(self.user, "pk", None),
+        )
+
+
+def idempotency_key(
+    kind: str, *, client=None, lead=None, user=None, about=None, period: str = ""
+) -> str:
+    """ "kind:recipient-type:id:app.model:object-id:period", e.g.
+    ``appointment_reminder:client:12:appointments.appointment:345:2026-11-23``.
+
+    The channel is deliberately not part of it: one reminder reaches a person once,
+    by one channel. A job that wants the same thing on two channels says so in the
+    period ("2026-11-23:sms").
+    """
+    who, pk = policy.recipient_key(
+        client_id=getattr(client, "pk", None),
+        lead_id=getattr(lead, "pk", None),
+        user_id=getattr(user, "pk", None),
+    )
+    if about is not None:
+        subject = f"{about._meta.label_lower}:{about.pk}"
+    else:
+        subject = "-:-"
+    return f"{kind}:{who}:{pk}:{subject}:{period}"[:255]
+
+
+def address_for(channel: str, *, client=None, lead=None, user=None) -> str:
+    person = client or lead or user
+    if channel == Channel.EMAIL:
+        return (getattr(person, "email", "") or "").strip().lower()
+    return (getattr(person, "phone", "") or "").strip()
+
+
+class _Batch:
+    """Everything a set of specs needs, loaded with a constant number of queries."""
+
+    def __init__(self, specs: list[MessageSpec], *, now: dt.datetime):
+        self.now = now
+        client_ids = {s.client.pk for s in specs if s.client is not None}
+        lead_ids = {s.lead.pk for s in specs if s.lead is not None}
+        marketing = [s for s in specs if s.kind in MARKETING_KINDS and s.client]
+        self.facts = policy.RecipientFacts.load(
+            client_ids=client_ids,
+            lead_ids=lead_ids,
+            kinds={s.kind for s in specs},
+            marketing_client_ids={s.client.pk for s in marketing},
+            channels={s.channel for s in marketing},
+            now=now,
+        )
+        self.templates = {
+            (t.kind, t.channel, t.language): t
+            for t in MessageTemplate.objects.filter(
+                is_active=True,
+                kind__in={s.kind for s in specs},
+                channel__in={s.channel for s in specs},
+            )
+        }
+        self.compiled: dict[int, rendering.Compiled] = {}
+        self.content_types: dict[type, ContentType] = {}
+        self.business = rendering.business()
+
+    def template_for(self, spec: MessageSpec, language: str):
+        if spec.template is not None:
+            return spec.template
+        return self.templates.get(
+            (spec.kind, spec.channel, language)
+        ) or self.templates.get((spec.kind, spec.channel, "en"))
+
+    def _compiled(self, template) -> rendering.Compiled:
+        key = template.pk or id(template)
+        if key not in self.compiled:
+            self.compiled[key] = rendering.compile_template(template)
+        return self.compiled[key]
+
+    def build(self, spec: MessageSpec, *, by=None) -> Message:
+        from ..models import Reason
+
+        due = spec.send_after or self.now
+        language = self.facts.language(spec.client, spec.language)
+        address = address_for(
+            spec.channel, client=spec.client, lead=spec.lead, user=spec.user
+        )
+        message = Message(
+            kind=spec.kind,
+            channel=spec.channel,
+            client=spec.client,
+            lead=spec.lead,
+            user=spec.user,
+            to_address=address,
+            language=language,
+            send_after=due,
+            next_attempt_at=due,
+            idempotency_key=spec.key,
+            created_by=by,
+        )
+        if spec.about is not None:
+            model = type(spec.about)
+            if model not in self.content_types:
+                self.content_types[model] = ContentType.objects.get_for_model(model)
+            message.content_type = self.content_types[model]
+            message.object_id = spec.about.pk
+
+        reason = policy.refusal(
+            self.facts,
+            kind=spec.kind,
+            channel=spec.channel,
+            who=spec.who,
+            address=address,
+        )
+        template = None
+        if not reason:
+            template = self.template_for(spec, language)
+            if template is None:
+                reason = Reason.TEMPLATE_MISSING
+            else:
+                language = message.language = template.language
+        if not reason:
+            context = rendering.build_context(
+                client=spec.client,
+                lead=spec.lead,
+                user=spec.user,
+                about=spec.about,
+                unsubscribe_url=(
+                    tracking.unsubscribe_url(spec.key) if spec.who[0] != "user" else ""
+                ),
+                extra=spec.context,
+                business_info=self.business,
+            )
+            try:
+                compiled = self._compiled(template)
+                subject, text, html = compiled.render(context, language=language)
+            except Exception as exc:  # a template's error is the template's problem
+                reason = Reason.TEMPLATE_ERROR
+                message.error = f"{type(exc).__name__}: {exc}"
+            else:
+                message.subject = subject
+                message.body_text = text
+                message.body_html = html if spec.channel == Channel.EMAIL else ""
+        if reason:
+            message.status = Message.Status.SKIPPED
+            message.reason = reason
+            message.next_attempt_at = None
+        elif spec.kind in MARKETING_KINDS and spec.client is not None:
+            # Later messages in this batch count against the same caps.
+            self.facts.count_one(spec.client.pk, spec.channel)
+        return message
+
+
+def _existing_keys(keys: list[str]) -> set[str]:
+    found = set()
+    for start in range(0, len(keys), INSERT_CHUNK):
+        chunk = keys[start : start + INSERT_CHUNK]
+        found.update(
+            Message.objects.filter(idempotency_key__in=chunk).values_list(
+                "idempotency_key", flat=True
+            )
+        )
+    return found
+
+
+def _queue_senders(due_now: int) -> None:
+    """Enough sender tasks for what is due now (each claims a batch), after commit."""
+    if not due_now:
+        return
+    from ..tasks import send_due_messages
+
+    tasks = min(math.ceil(due_now / settings.COMMUNICATIONS_SEND_BATCH_SIZE), 20)
+    for _ in range(tasks):
+        transaction.on_commit(send_due_messages.delay)
+
+
+def enqueue_messages(specs, *, by=None) -> Counter:
+    """Enqueue many messages at once (jobs, campaigns): insert-or-ignore in bulk.
+
+    ``specs`` is an iterable of ``MessageSpec``. Consent, opt-outs and caps are loaded
+    for all of them in a constant number of queries, each template is compiled once
+    per (kind, channel, language), and rows go in with ``INSERT ... ON CONFLICT DO
+    NOTHING`` (PostgreSQL) / ``INSERT OR IGNORE`` (SQLite) in chunks. Refused
+    messages are written as ``skipped`` with their reason.
+
+    Returns a Counter of outcomes: ``queued``, ``skipped:<reason>``, ``duplicate``
+    (the key was already in the outbox or twice in ``specs``). Sender tasks are
+    queued on commit for the messages due now. Safe to run twice: the second run
+    counts every message as a duplicate and writes nothing.
+    """
+    specs = list(specs)
+    counts: Counter = Counter()
+    if not specs:
+        return counts
+    now = timezone.now()
+    unique: dict[str, MessageSpec] = {}
+    for spec in specs:
+        if spec.key in unique:
+            counts["duplicate"] += 1
+        else:
+            unique[spec.key] = spec
+    with transaction.atomic():
+        existing = _existing_keys(list(unique))
+        counts["duplicate"] += len(existing)
+        fresh = [s for k, s in unique.items() if k not in existing]
+        if not fresh:
+            return counts
+        batch = _Batch(fresh, now=now)
+        rows = [batch.build(spec, by=by) for spec in fresh]
+        Message.objects.bulk_create(
+            rows, batch_size=INSERT_CHUNK, ignore_conflicts=True
+        )
+        due_now = 0
+        for row in rows:
+            if row.status == Message.Status.SKIPPED:
+                counts[f"skipped:{row.reason}"] += 1
+            else:
+                counts["queued"] += 1
+                due_now += row.next_attempt_at <= now
+        _queue_senders(due_now)
+    return +counts
+
+
+def enqueue_message(
+    kind: str,
+    *,
+    channel: str,
+    client=None,
+    lead=None,
+    user=None,
+    about=None,
+    period: str = "",
+    context: dict | None = None,
+    send_after: dt.datetime | None = None,
+    language: str | None = None,
+    by=None,
+    template: MessageTemplate | None = None,
+) -> Message:
+    """Put one message in the outbox, or find the one already there.
+
+    Exactly one recipient: ``client``, ``lead`` or staff ``user``. The message is
+    rendered from the active MessageTemplate for (kind, channel, language) — the
+    recipient's preferred language unless ``language`` is given, English when that
+    language has no template. ``about`` (any model instance) and ``period`` make the
+    idempotency key (see ``idempotency_key``): a repeat call with the same kind,
+    recipient, about and period returns the existing row and changes nothing.
+
+    A message that may not go (no address, opted out, no marketing consent, over a
+    cap, no template, a template error) is still written, as ``skipped`` with its
+    reason. A queued message due now (``send_after`` None or past) gets a
+    ``send_message`` task after commit; later ones are picked up by the every-minute
+    ``send_due_messages``. ``by`` is the staff member who asked, if any.
+    """
+    spec = MessageSpec(
+        kind,
+        channel,
+        client=client,
+        lead=lead,
+        user=user,
+        about=about,
+        period=period,
+        context=context,
+        send_after=send_after,
+        language=language,
+        template=template,
+    )
+    existing = Message.objects.filter(idempotency_key=spec.key).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    with transaction.atomic():
+        row = _Batch([spec], now=now).build(spec, by=by)
+        Message.objects.bulk_create([row], ignore_conflicts=True)
+        message = Message.objects.get(idempotency_key=spec.key)
+        if message.status == Message.Status.QUEUED and message.next_attempt_at <= now:
+            from ..tasks import send_message
+
+            pk = message.pk
+            transaction.on_commit(lambda: send_message.delay(pk))
+    return message

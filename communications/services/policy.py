@@ -1,0 +1,215 @@
+"""Who may be sent what, and when: consent, opt-outs, caps and quiet hours.
+
+Pure decisions over rows loaded in bulk (``RecipientFacts``), so the bulk enqueue
+and the sender check thousands of messages with a constant number of queries.
+
+- Consent: MARKETING kinds (``communications.models.MARKETING_KINDS``) to a client
+  need ``ContactPreferences.marketing_<channel>``; a client without preferences has
+  none; a lead has none. Transactional kinds need no consent. Staff need nothing.
+- Opt-outs: an OptOut for the recipient and kind, on the channel or on every channel
+  (empty channel), stops every kind, marketing or not.
+- Caps (``COMMUNICATIONS_CAPS``): MARKETING messages only, per client and channel,
+  over rolling windows (day = 24 h, week = 7 days, month = 30 days) counted from the
+  messages actually sent. A message over a cap is SKIPPED with reason ``capped``,
+  not deferred: marketing is not urgent, and a deferred backlog would burst out the
+  moment the window frees. Checked when enqueued and again when sent.
+- Quiet hours (``COMMUNICATIONS_QUIET_HOURS_START/END``, the business time zone;
+  ContactPreferences overrides per client): a message to a client or lead that
+  comes due inside them is DEFERRED to their end. Staff messages ignore them.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from ..models import MARKETING_KINDS, ContactPreferences, Language, Message, OptOut
+
+WINDOWS = {
+    "day": dt.timedelta(days=1),
+    "week": dt.timedelta(days=7),
+    "month": dt.timedelta(days=30),
+}
+SENT_STATUSES = (
+    Message.Status.SENT,
+    Message.Status.DELIVERED,
+    Message.Status.OPENED,
+    Message.Status.CLICKED,
+)
+
+
+def parse_caps(text: str) -> dict[str, int]:
+    """'day=2,month=8' -> {'day': 2, 'month': 8}; unknown windows are an error."""
+    caps = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        window, _sep, number = part.partition("=")
+        window = window.strip()
+        if window not in WINDOWS or not number.strip().isdigit():
+            raise ValueError(f"bad cap {part!r}: use day=N, week=N or month=N")
+        caps[window] = int(number)
+    return caps
+
+
+def caps_for(channel: str) -> dict[str, int]:
+    raw = settings.COMMUNICATIONS_CAPS.get(channel, "")
+    return raw if isinstance(raw, dict) else parse_caps(raw)
+
+
+def _time(text: str) -> dt.time:
+    return dt.time.fromisoformat(text)
+
+
+def default_quiet_hours() -> tuple[dt.time, dt.time]:
+    return (
+        _time(settings.COMMUNICATIONS_QUIET_HOURS_START),
+        _time(settings.COMMUNICATIONS_QUIET_HOURS_END),
+    )
+
+
+def quiet_until(now: dt.datetime, start: dt.time, end: dt.time) -> dt.datetime | None:
+    """When the quiet hours holding ``now`` end (aware), or None outside them."""
+    if start == end:
+        return None
+    local = timezone.localtime(now)
+    moment = local.time()
+    inside = (
+        (start <= moment < end) if start < end else (moment >= start or moment < end)
+    )
+    if not inside:
+        return None
+    tz = timezone.get_current_timezone()
+    until = dt.datetime.combine(local.date(), end, tzinfo=tz)
+    if until <= local:
+        until = dt.datetime.combine(local.date() + dt.timedelta(days=1), end, tzinfo=tz)
+    return until
+
+
+@dataclass
+class RecipientFacts:
+    """What the checks need about a set of recipients, loaded in a few queries."""
+
+    preferences: dict[int, ContactPreferences] = field(default_factory=dict)
+    # (("client"|"lead", id), kind) -> channels opted out of ("" = all)
+    opt_outs: dict[tuple, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # (client_id, channel) -> {"day": n, "week": n, "month": n}
+    sent_counts: dict[tuple, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: dict.fromkeys(WINDOWS, 0))
+    )
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        client_ids=(),
+        lead_ids=(),
+        kinds=(),
+        marketing_client_ids=(),
+        channels=(),
+        now=None,
+    ) -> "RecipientFacts":
+        facts = cls()
+        client_ids, lead_ids = set(client_ids), set(lead_ids)
+        if client_ids:
+            facts.preferences = {
+                p.client_id: p
+                for p in ContactPreferences.objects.filter(client_id__in=client_ids)
+            }
+        if (client_ids or lead_ids) and kinds:
+            rows = OptOut.objects.filter(
+                Q(client_id__in=client_ids) | Q(lead_id__in=lead_ids),
+                kind__in=set(kinds),
+            ).values_list("client_id", "lead_id", "kind", "channel")
+            for client_id, lead_id, kind, channel in rows:
+                who = ("client", client_id) if client_id else ("lead", lead_id)
+                facts.opt_outs[(who, kind)].add(channel)
+        marketing_client_ids = set(marketing_client_ids)
+        if marketing_client_ids and channels:
+            facts.sent_counts.update(
+                count_marketing_sent(marketing_client_ids, set(channels), now=now)
+            )
+        return facts
+
+    def opted_out(self, who: tuple, kind: str, channel: str) -> bool:
+        channels = self.opt_outs.get((who, kind), ())
+        return "" in channels or channel in channels
+
+    def has_consent(self, client_id: int, channel: str) -> bool:
+        prefs = self.preferences.get(client_id)
+        return prefs is not None and prefs.has_marketing_consent(channel)
+
+    def capped(self, client_id: int, channel: str) -> bool:
+        counts = self.sent_counts[(client_id, channel)]
+        return any(counts[w] >= limit for w, limit in caps_for(channel).items())
+
+    def count_one(self, client_id: int, channel: str) -> None:
+        counts = self.sent_counts[(client_id, channel)]
+        for window in counts:
+            counts[window] += 1
+
+    def quiet_hours(self, client_id: int | None) -> tuple[dt.time, dt.time]:
+        start, end = default_quiet_hours()
+        prefs = self.preferences.get(client_id) if client_id else None
+        if prefs is not None and prefs.quiet_hours_start and prefs.quiet_hours_end:
+            return prefs.quiet_hours_start, prefs.quiet_hours_end
+        return start, end
+
+    def language(self, client, requested: str | None) -> str:
+        prefs = self.preferences.get(client.pk) if client is not None else None
+        language = (
+            requested
+            or (prefs.preferred_language if prefs else "")
+            or (client.preferred_language if client is not None else "")
+            or settings.LANGUAGE_CODE
+        )
+        return language if language in Language.values else Language.ENGLISH
+
+
+def count_marketing_sent(client_ids, channels, *, now=None) -> dict[tuple, dict]:
+    """(client_id, channel) -> marketing messages sent in each window: one query."""
+    now = now or timezone.now()
+    since = {w: now - delta for w, delta in WINDOWS.items()}
+    rows = (
+        Message.objects.filter(
+            client_id__in=client_ids,
+            channel__in=channels,
+            kind__in=MARKETING_KINDS,
+            sent_at__gte=since["month"],
+            status__in=SENT_STATUSES,
+        )
+        .values("client_id", "channel")
+        .annotate(**{w: Count("pk", filter=Q(sent_at__gte=since[w])) for w in WINDOWS})
+    )
+    return {
+        (row["client_id"], row["channel"]): {w: row[w] for w in WINDOWS} for row in rows
+    }
+
+
+def recipient_key(*, client_id=None, lead_id=None, user_id=None) -> tuple:
+    if client_id:
+        return ("client", client_id)
+    if lead_id:
+        return ("lead", lead_id)
+    return ("user", user_id)
+
+
+def refusal(
+    facts: RecipientFacts, *, kind: str, channel: str, who: tuple, address: str
+) -> str:
+    """The reason a message may not go (a Reason value), or "" if it may."""
+    from ..models import Reason
+
+    if not address:
+        return Reason.NO_ADDRESS
+    if who[0] == "user":
+        return ""
+    if facts.opted_out(who, kind, channel):
+        return Reason.OPTED_OUT
+    if kind in MARKETING_KINDS:
+        if who[0] != "client" or not facts.has_consent(who[1], channel):
+            return Reason.NO_CONSENT
+        if facts.capped(who[1], channel):
+            return Reason.CAPPED
+    return ""

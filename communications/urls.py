@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "communications"
+
+urlpatterns = [
+    path("u/<str:token>/", views.unsubscribe_view, name="unsubscribe"),
+    path("o/<str:token>.gif", views.open_pixel, name="open"),
+    path("l/<str:token>/", views.click_redirect, name="click"),
+]
