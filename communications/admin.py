@@ -4,7 +4,7 @@ contact preferences (also inline on the client page) and opt-outs."""
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -270,8 +270,6 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     def preview_view(self, request, pk: int):
         template = get_object_or_404(MessageTemplate, pk=pk)
         if not self.has_view_permission(request, template):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         form = PreviewForm(request.GET or None, admin_site=self.admin_site)
         client = form.cleaned_data.get("client") if form.is_valid() else None

@@ -28,7 +28,7 @@ def absolute(path: str) -> str:
 
 
 def unsubscribe_token(idempotency_key: str) -> str:
-    return signing.dumps(idempotency_key, salt=UNSUBSCRIBE_SALT, compress=True)
+    return signing.dumps(idempotency_key, salt=UNSUBSCRIBE_SALT)
 
 
 def read_unsubscribe_token(token: str) -> str:
@@ -39,10 +39,18 @@ def read_unsubscribe_token(token: str) -> str:
     return key
 
 
-def unsubscribe_url(idempotency_key: str) -> str:
-    return absolute(
-        reverse("communications:unsubscribe", args=[unsubscribe_token(idempotency_key)])
-    )
+_PLACEHOLDER = "__unsubscribe_token__"
+
+
+def unsubscribe_base() -> str:
+    """The unsubscribe URL with a placeholder for the token: resolved once per batch
+    (``reverse`` per message would cost more than the signing)."""
+    return absolute(reverse("communications:unsubscribe", args=[_PLACEHOLDER]))
+
+
+def unsubscribe_url(idempotency_key: str, *, base: str | None = None) -> str:
+    base = base or unsubscribe_base()
+    return base.replace(_PLACEHOLDER, unsubscribe_token(idempotency_key), 1)
 
 
 def open_token(message_id: int) -> str:

@@ -9,6 +9,7 @@ import base64
 from django.core import signing
 from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -46,15 +47,19 @@ def unsubscribe_view(request, token: str):
     )
     if message is None or not (message.client_id or message.lead_id):
         return _bad_link(request, status=404)
-    context = {"message": message, "kind": message.get_kind_display()}
-    if request.method == "GET":
-        return render(request, "communications/unsubscribe.html", context)
-    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-    services.unsubscribe(
-        message,
-        source=OptOut.Source.ONE_CLICK if one_click else OptOut.Source.UNSUBSCRIBE_LINK,
-    )
-    return render(request, "communications/unsubscribed.html", context)
+    # The page speaks the language the message was written in.
+    with translation.override(message.language):
+        context = {"message": message, "kind": message.get_kind_display()}
+        if request.method == "GET":
+            return render(request, "communications/unsubscribe.html", context)
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        services.unsubscribe(
+            message,
+            source=(
+                OptOut.Source.ONE_CLICK if one_click else OptOut.Source.UNSUBSCRIBE_LINK
+            ),
+        )
+        return render(request, "communications/unsubscribed.html", context)
 
 
 @never_cache

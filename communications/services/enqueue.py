@@ -124,6 +124,7 @@ class _Batch:
         self.compiled: dict[int, rendering.Compiled] = {}
         self.content_types: dict[type, ContentType] = {}
         self.business = rendering.business()
+        self.unsubscribe_base = tracking.unsubscribe_base()
 
     def template_for(self, spec: MessageSpec, language: str):
         if spec.template is not None:
@@ -187,7 +188,9 @@ class _Batch:
                 user=spec.user,
                 about=spec.about,
                 unsubscribe_url=(
-                    tracking.unsubscribe_url(spec.key) if spec.who[0] != "user" else ""
+                    tracking.unsubscribe_url(spec.key, base=self.unsubscribe_base)
+                    if spec.who[0] != "user"
+                    else ""
                 ),
                 extra=spec.context,
                 business_info=self.business,

@@ -19,6 +19,7 @@ and the sender check thousands of messages with a constant number of queries.
 """
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -55,7 +56,12 @@ def parse_caps(text: str) -> dict[str, int]:
 
 def caps_for(channel: str) -> dict[str, int]:
     raw = settings.COMMUNICATIONS_CAPS.get(channel, "")
-    return raw if isinstance(raw, dict) else parse_caps(raw)
+    return raw if isinstance(raw, dict) else _parsed_caps(raw)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_caps(text: str) -> dict[str, int]:
+    return parse_caps(text)
 
 
 def _time(text: str) -> dt.time:

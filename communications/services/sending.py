@@ -15,6 +15,7 @@ timeout keeps that to real crashes.
 
 import datetime as dt
 import logging
+import time
 from collections import Counter
 
 from django.conf import settings
@@ -131,9 +132,9 @@ def deliver_claimed(ids: list[int], *, now: dt.datetime) -> Counter:
     """
     counts: Counter = Counter()
     messages = list(
-        Message.objects.filter(pk__in=ids, status=Message.Status.SENDING)
-        .select_related("client", "lead", "user")
-        .order_by("next_attempt_at", "pk")
+        Message.objects.filter(pk__in=ids, status=Message.Status.SENDING).order_by(
+            "next_attempt_at", "pk"
+        )
     )
     marketing = [m for m in messages if m.kind in MARKETING_KINDS and m.client_id]
     facts = policy.RecipientFacts.load(
@@ -145,17 +146,59 @@ def deliver_claimed(ids: list[int], *, now: dt.datetime) -> Counter:
         now=now,
     )
     backends: dict = {}
+    recorder = _Recorder()
     try:
         for message in messages:
-            outcome = _deliver_one(message, facts, backends, now)
+            outcome = _deliver_one(message, facts, backends, recorder, now)
             counts[outcome] += 1
     finally:
+        # Whatever happened to the loop, what was sent is written down.
+        recorder.flush()
         for backend in backends.values():
             backend.close()
     return counts
 
 
-def _deliver_one(message: Message, facts, backends: dict, now: dt.datetime) -> str:
+class _Recorder:
+    """Writes outcomes in small transactions: one commit per FLUSH_EVERY results or
+    FLUSH_SECONDS (a commit waits for the disk, and one per message would cap the
+    sender's rate), with the batch's timeline interactions in one insert. A worker
+    killed mid-batch leaves at most that many sent messages unrecorded; the sweep
+    queues them again."""
+
+    FLUSH_EVERY = 100
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self):
+        self.pending: list[tuple[Message, str, dict]] = []
+        self.flushed_at = time.monotonic()
+
+    def add(self, message: Message, status: str, **fields) -> None:
+        self.pending.append((message, status, fields))
+        if (
+            len(self.pending) >= self.FLUSH_EVERY
+            or time.monotonic() - self.flushed_at >= self.FLUSH_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        self.flushed_at = time.monotonic()
+        if not pending:
+            return
+        with transaction.atomic():
+            timeline = []
+            for message, status, fields in pending:
+                recorded = _finish(message, status=status, **fields)
+                if recorded and status == Message.Status.SENT and message.client_id:
+                    timeline.append(_interaction(message, fields["sent_at"]))
+            if timeline:
+                Interaction.objects.bulk_create(timeline)
+
+
+def _deliver_one(
+    message: Message, facts, backends: dict, recorder: _Recorder, now: dt.datetime
+) -> str:
     who = policy.recipient_key(
         client_id=message.client_id, lead_id=message.lead_id, user_id=message.user_id
     )
@@ -167,15 +210,15 @@ def _deliver_one(message: Message, facts, backends: dict, now: dt.datetime) -> s
         address=message.to_address,
     )
     if reason:
-        _finish(message, status=Message.Status.SKIPPED, reason=reason)
+        recorder.add(message, Message.Status.SKIPPED, reason=reason)
         return f"skipped:{reason}"
     if who[0] != "user":
         start, end = facts.quiet_hours(message.client_id)
         until = policy.quiet_until(now, start, end)
         if until is not None:
-            _finish(
+            recorder.add(
                 message,
-                status=Message.Status.DEFERRED,
+                Message.Status.DEFERRED,
                 reason=Reason.QUIET_HOURS,
                 next_attempt_at=until,
             )
@@ -188,9 +231,9 @@ def _deliver_one(message: Message, facts, backends: dict, now: dt.datetime) -> s
         result = backends[message.channel].send(message)
     except PermanentError as exc:
         reason = Reason.INVALID_ADDRESS if exc.invalid_address else Reason.REJECTED
-        _finish(
+        recorder.add(
             message,
-            status=Message.Status.FAILED,
+            Message.Status.FAILED,
             reason=reason,
             error=str(exc),
             attempts=attempts,
@@ -203,36 +246,32 @@ def _deliver_one(message: Message, facts, backends: dict, now: dt.datetime) -> s
             logger.exception("Channel backend crashed on message %s", message.pk)
         error = str(exc) or repr(exc)
         if attempts >= settings.COMMUNICATIONS_MAX_ATTEMPTS:
-            _finish(
+            recorder.add(
                 message,
-                status=Message.Status.FAILED,
+                Message.Status.FAILED,
                 reason=Reason.ERROR,
                 error=error,
                 attempts=attempts,
             )
             return "failed"
         delay = settings.COMMUNICATIONS_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
-        _finish(
+        recorder.add(
             message,
-            status=Message.Status.QUEUED,
+            Message.Status.QUEUED,
             error=error,
             attempts=attempts,
             next_attempt_at=timezone.now() + dt.timedelta(seconds=delay),
         )
         return "retry"
 
-    sent_at = timezone.now()
-    with transaction.atomic():
-        recorded = _finish(
-            message,
-            status=Message.Status.SENT,
-            attempts=attempts,
-            sent_at=sent_at,
-            provider_id=result.provider_id[:255],
-            cost=result.cost,
-        )
-        if recorded and message.client_id:
-            _add_to_timeline(message, sent_at)
+    recorder.add(
+        message,
+        Message.Status.SENT,
+        attempts=attempts,
+        sent_at=timezone.now(),
+        provider_id=result.provider_id[:255],
+        cost=result.cost,
+    )
     if message.kind in MARKETING_KINDS and message.client_id:
         facts.count_one(message.client_id, message.channel)
     return "sent"
@@ -253,16 +292,15 @@ def _finish(message: Message, *, status: str, **fields) -> bool:
     return bool(updated)
 
 
-def _add_to_timeline(message: Message, sent_at: dt.datetime) -> None:
+def _interaction(message: Message, sent_at: dt.datetime) -> Interaction:
     """The client's timeline shows every message they were sent. (clients has no
-    service that records an interaction, so it is written here.)"""
-    label = message.get_kind_display()
-    Interaction.objects.create(
+    service that records an interaction, so it is built here.)"""
+    return Interaction(
         client_id=message.client_id,
         type=Interaction.Type.MESSAGE,
         channel=message.channel,
         direction=Interaction.Direction.OUTBOUND,
-        subject=(message.subject or str(label))[:200],
+        subject=(message.subject or str(message.get_kind_display()))[:200],
         outcome=message.body_text[:2000],
         handled_by_id=message.created_by_id,
         occurred_at=sent_at,

@@ -182,3 +182,15 @@ def test_links_in_a_sent_html_email_go_through_the_click_redirect(templates, set
     click = html.split('href="https://studio.test')[1].split('"')[0]
     response = Browser().get(click.replace("&amp;", "&"))
     assert response["Location"] == "https://example.com/spring?x=1&y=2"
+
+
+def test_the_unsubscribe_page_speaks_the_messages_language(browser, templates):
+    from clients.tests.factories import ClientFactory
+
+    client = ClientFactory(preferred_language="es")
+    message = enqueue_message("welcome", channel="email", client=client)
+
+    page = browser.get(path_of(tracking.unsubscribe_url(message.idempotency_key)))
+
+    assert page.status_code == 200
+    assert 'lang="es"' in page.content.decode()
