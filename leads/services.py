@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -362,38 +361,67 @@ def _remind(pk: int, now: dt.datetime, interval: dt.timedelta) -> str:
             fields.append("escalated_at")
             outcome = "escalated"
         follow_up.save(update_fields=fields)
-        transaction.on_commit(lambda: _send_reminder(follow_up, outcome))
+        _enqueue_reminders(follow_up, outcome)
     return outcome
 
 
-def _send_reminder(follow_up: LeadFollowUp, outcome: str) -> None:
+def _enqueue_reminders(follow_up: LeadFollowUp, outcome: str) -> None:
+    """Put the salesperson's reminder, and on escalation each manager's note, in the
+    outbox, inside the claim's transaction: the counter and the messages commit
+    together. The reminder's number is in its key, so no reminder is written twice.
+    """
+    from communications.models import Channel, MessageKind
+    from communications.services import MessageSpec, enqueue_messages
+
     lead = follow_up.lead
-    subject = _("Overdue follow-up: %(lead)s") % {"lead": lead}
-    body = _(
-        "The follow-up “%(note)s” for %(lead)s (%(phone)s %(email)s) was due %(due)s.\n"
-        "Open it: %(url)s"
-    ) % {
-        "note": follow_up.note,
+    context = {
+        "follow_up": follow_up,
         "lead": lead,
-        "phone": lead.phone,
-        "email": lead.email,
-        "due": timezone.localtime(follow_up.due_at).strftime("%Y-%m-%d %H:%M"),
         "url": settings.CRM_SITE_URL.rstrip("/") + lead.get_absolute_url(),
     }
-    recipients = []
-    if follow_up.assigned_to and follow_up.assigned_to.email:
-        recipients.append(follow_up.assigned_to.email)
-    if outcome == "escalated":
-        recipients += list(
-            User.objects.filter(
-                is_active=True, groups__name=settings.LEADS_MANAGER_GROUP
+    specs = []
+    if follow_up.assigned_to_id:
+        specs.append(
+            MessageSpec(
+                MessageKind.FOLLOW_UP_REMINDER,
+                Channel.EMAIL,
+                user=follow_up.assigned_to,
+                about=follow_up,
+                period=f"reminder-{follow_up.reminder_count}",
+                context=context,
             )
-            .exclude(email="")
-            .values_list("email", flat=True)
         )
-        subject = _("Escalated: %(subject)s") % {"subject": subject}
-    if recipients:
-        send_mail(subject, body, None, sorted(set(recipients)), fail_silently=True)
+    if outcome == "escalated":
+        escalation = {
+            "subject": _("overdue follow-up with %(lead)s") % {"lead": lead},
+            "body": _(
+                "The follow-up “%(note)s” with %(lead)s was due %(due)s and is still "
+                "open after %(count)d reminders to %(salesperson)s."
+            )
+            % {
+                "note": follow_up.note,
+                "lead": lead,
+                "due": timezone.localtime(follow_up.due_at).strftime("%Y-%m-%d %H:%M"),
+                "count": follow_up.reminder_count,
+                "salesperson": follow_up.assigned_to or _("nobody"),
+            },
+        }
+        managers = User.objects.filter(
+            is_active=True, groups__name=settings.LEADS_MANAGER_GROUP
+        ).exclude(email="")
+        specs += [
+            MessageSpec(
+                MessageKind.ESCALATION,
+                Channel.EMAIL,
+                user=manager,
+                about=follow_up,
+                period="escalation",
+                context={**context, **escalation},
+            )
+            for manager in managers.distinct()
+        ]
+    if specs:
+        enqueue_messages(specs)
 
 
 # --- conversion ---------------------------------------------------------------------

@@ -14,7 +14,12 @@ from clients.models import Client
 from crm_project.tests.concurrency import race
 from leads import services
 from leads.models import Lead, LeadFollowUp, LeadStatus, LeadStatusHistory, Source
-from leads.tests.factories import LeadFactory, LeadFollowUpFactory, SalespersonFactory
+from leads.tests.factories import (
+    LeadFactory,
+    LeadFollowUpFactory,
+    ManagerFactory,
+    SalespersonFactory,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -167,6 +172,7 @@ def test_two_follow_up_runs_at_once_remind_each_follow_up_once(mailoutbox):
 
 def test_follow_up_runs_racing_past_the_threshold_escalate_once(mailoutbox):
     salesperson = SalespersonFactory(email="sam@studio.test")
+    ManagerFactory(email="maria@studio.test")
     now = timezone.now()
     follow_up = LeadFollowUpFactory(
         lead=LeadFactory(assigned_to=salesperson),
@@ -182,4 +188,8 @@ def test_follow_up_runs_racing_past_the_threshold_escalate_once(mailoutbox):
     assert sum(run.escalated for run in outcomes) == 1
     follow_up.refresh_from_db()
     assert (follow_up.reminder_count, follow_up.escalated_at) == (3, now)
-    assert [m.subject.startswith("Escalated") for m in mailoutbox] == [True]
+    # The salesperson's third reminder and the manager's note, each once.
+    assert sorted((m.to[0], m.subject.split(":")[0]) for m in mailoutbox) == [
+        ("maria@studio.test", "Escalation"),
+        ("sam@studio.test", "Overdue follow-up"),
+    ]
