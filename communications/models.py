@@ -199,6 +199,9 @@ class Message(TimeStamped):
                     | Q(client__isnull=True, lead__isnull=True, user__isnull=False)
                 ),
                 name="message_exactly_one_recipient",
+                violation_error_message=_(
+                    "A message goes to exactly one client, lead or staff member."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(attempts__gte=0), name="message_attempts_not_negative"
@@ -265,6 +268,9 @@ class MessageTemplate(TimeStamped):
             models.UniqueConstraint(
                 fields=["kind", "channel", "language"],
                 name="message_template_unique_kind_channel_language",
+                violation_error_message=_(
+                    "A template for this kind, channel and language exists already."
+                ),
             )
         ]
 
@@ -409,16 +415,23 @@ class OptOut(TimeStamped):
                     | Q(client__isnull=True, lead__isnull=False)
                 ),
                 name="optout_client_or_lead",
+                violation_error_message=_("Choose a client or a lead, not both."),
             ),
             models.UniqueConstraint(
                 fields=["client", "kind", "channel"],
                 condition=Q(client__isnull=False),
                 name="optout_unique_client_kind_channel",
+                violation_error_message=_(
+                    "This client has already opted out of this kind on this channel."
+                ),
             ),
             models.UniqueConstraint(
                 fields=["lead", "kind", "channel"],
                 condition=Q(lead__isnull=False),
                 name="optout_unique_lead_kind_channel",
+                violation_error_message=_(
+                    "This lead has already opted out of this kind on this channel."
+                ),
             ),
         ]
 

@@ -33,7 +33,14 @@ class ChannelError(Exception):
 
 
 class TransientError(ChannelError):
-    """Worth another attempt later."""
+    """Worth another attempt later. ``channel_down`` (the default) says the provider
+    itself is unavailable (refused, timed out, 5xx, 429), so the sender tries no more
+    messages on that channel in this batch; False is a problem of one recipient
+    (a full mailbox, greylisting)."""
+
+    def __init__(self, message: str, *, channel_down: bool = True):
+        super().__init__(message)
+        self.channel_down = channel_down
 
 
 class PermanentError(ChannelError):

@@ -77,7 +77,7 @@ class DjangoEmailBackend(Backend):
             text = f"SMTP refused the recipient: {exc.recipients}"
             if codes and all(code >= 500 for code in codes):
                 raise PermanentError(text, invalid_address=True) from exc
-            raise TransientError(text) from exc
+            raise TransientError(text, channel_down=False) from exc
         except smtplib.SMTPResponseException as exc:
             text = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
             self.close()

@@ -18,6 +18,7 @@ import logging
 import time
 from collections import Counter
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
@@ -146,17 +147,29 @@ def deliver_claimed(ids: list[int], *, now: dt.datetime) -> Counter:
         now=now,
     )
     backends: dict = {}
+    down: dict[str, tuple[str, dt.datetime]] = {}  # channel -> (error, retry at)
     recorder = _Recorder()
+    done = 0
     try:
         for message in messages:
-            outcome = _deliver_one(message, facts, backends, recorder, now)
+            outcome = _deliver_one(message, facts, backends, down, recorder, now)
             counts[outcome] += 1
+            done += 1
     finally:
-        # Whatever happened to the loop, what was sent is written down.
+        # Whatever stopped the loop (a time limit, a crash), what was sent is written
+        # down and what was not tried goes back to the queue as it was.
         recorder.flush()
+        _release([m.pk for m in messages[done:]])
         for backend in backends.values():
             backend.close()
     return counts
+
+
+def _release(ids: list[int]) -> None:
+    if ids:
+        Message.objects.filter(pk__in=ids, status=Message.Status.SENDING).update(
+            status=Message.Status.QUEUED, claimed_at=None
+        )
 
 
 class _Recorder:
@@ -197,7 +210,12 @@ class _Recorder:
 
 
 def _deliver_one(
-    message: Message, facts, backends: dict, recorder: _Recorder, now: dt.datetime
+    message: Message,
+    facts,
+    backends: dict,
+    down: dict,
+    recorder: _Recorder,
+    now: dt.datetime,
 ) -> str:
     who = policy.recipient_key(
         client_id=message.client_id, lead_id=message.lead_id, user_id=message.user_id
@@ -224,11 +242,21 @@ def _deliver_one(
             )
             return "deferred"
 
+    if message.channel in down:
+        # The provider failed an earlier message of this batch: not worth a try now
+        # (a hung SMTP server would cost a timeout per message). No attempt counted.
+        error, retry_at = down[message.channel]
+        recorder.add(
+            message, Message.Status.QUEUED, error=error, next_attempt_at=retry_at
+        )
+        return "postponed"
     if message.channel not in backends:
         backends[message.channel] = get_backend(message.channel)
     attempts = message.attempts + 1
     try:
         result = backends[message.channel].send(message)
+    except SoftTimeLimitExceeded:
+        raise  # the task is out of time: deliver_claimed puts the rest back
     except PermanentError as exc:
         reason = Reason.INVALID_ADDRESS if exc.invalid_address else Reason.REJECTED
         recorder.add(
@@ -245,6 +273,13 @@ def _deliver_one(
         if not isinstance(exc, TransientError):
             logger.exception("Channel backend crashed on message %s", message.pk)
         error = str(exc) or repr(exc)
+        delay = settings.COMMUNICATIONS_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+        retry_at = timezone.now() + dt.timedelta(seconds=delay)
+        if getattr(exc, "channel_down", True):
+            postponed_at = timezone.now() + dt.timedelta(
+                seconds=settings.COMMUNICATIONS_RETRY_BASE_SECONDS
+            )
+            down[message.channel] = (error, postponed_at)
         if attempts >= settings.COMMUNICATIONS_MAX_ATTEMPTS:
             recorder.add(
                 message,
@@ -254,13 +289,12 @@ def _deliver_one(
                 attempts=attempts,
             )
             return "failed"
-        delay = settings.COMMUNICATIONS_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
         recorder.add(
             message,
             Message.Status.QUEUED,
             error=error,
             attempts=attempts,
-            next_attempt_at=timezone.now() + dt.timedelta(seconds=delay),
+            next_attempt_at=retry_at,
         )
         return "retry"
 

@@ -247,3 +247,19 @@ def test_staff_record_an_opt_out_in_the_admin(admin_client, admin_user):
     assert response.status_code == 302
     opt_out = OptOut.objects.get()
     assert (opt_out.source, opt_out.created_by) == (OptOut.Source.STAFF, admin_user)
+
+
+def test_an_opt_out_for_nobody_or_twice_is_a_form_error(admin_client):
+    client = ClientFactory()
+    OptOutFactory(client=client, kind="reactivation", channel="")
+    url = reverse("admin:communications_optout_add")
+
+    nobody = admin_client.post(url, {"kind": "reactivation", "channel": ""})
+    twice = admin_client.post(
+        url, {"client": client.pk, "kind": "reactivation", "channel": ""}
+    )
+
+    assert nobody.status_code == twice.status_code == 200
+    assert "Choose a client or a lead" in nobody.content.decode()
+    assert "already opted out" in twice.content.decode()
+    assert OptOut.objects.count() == 1

@@ -294,3 +294,35 @@ def test_the_noop_backend_sends_nothing_and_succeeds(templates, settings):
     message.refresh_from_db()
     assert message.provider_id == f"noop-{message.pk}"
     assert message.cost is None or message.cost == Decimal("0")
+
+
+def test_a_time_limit_mid_batch_keeps_what_was_sent_and_queues_the_rest(settings):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from .backends import OutOfTimeOnSecond
+
+    settings.COMMUNICATIONS_EMAIL_BACKEND = (
+        "communications.tests.backends.OutOfTimeOnSecond"
+    )
+    OutOfTimeOnSecond.calls = 0
+    messages = [MessageFactory() for _ in range(4)]
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        send_due_messages()
+
+    statuses = [Message.objects.get(pk=m.pk).status for m in messages]
+    assert statuses == [Status.SENT, Status.QUEUED, Status.QUEUED, Status.QUEUED]
+    assert [Message.objects.get(pk=m.pk).attempts for m in messages] == [1, 0, 0, 0]
+
+
+def test_one_recipients_transient_problem_does_not_hold_up_the_others(settings):
+    settings.COMMUNICATIONS_EMAIL_BACKEND = "communications.tests.backends.MailboxFull"
+    full = MessageFactory(to_address="full@example.com")
+    others = [MessageFactory() for _ in range(2)]
+
+    counts = send_due_messages()
+
+    full.refresh_from_db()
+    assert counts == {"retry": 1, "sent": 2}
+    assert full.status == Status.QUEUED and full.attempts == 1
+    assert {Message.objects.get(pk=m.pk).status for m in others} == {Status.SENT}

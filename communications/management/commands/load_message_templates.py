@@ -1,11 +1,12 @@
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from communications.services import load_message_templates
 
 
 class Command(BaseCommand):
-    help = _(
+    help = gettext_lazy(
         "Load the default message templates from templates/emails/. Existing "
         "templates (perhaps edited by staff) are kept unless --overwrite."
     )
@@ -14,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--overwrite",
             action="store_true",
-            help=_("Replace existing templates with the shipped text."),
+            help=gettext_lazy("Replace existing templates with the shipped text."),
         )
 
     def handle(self, *args, overwrite=False, **options):
