@@ -313,7 +313,11 @@ def enqueue_message(
     cap, no template, a template error) is still written, as ``skipped`` with its
     reason. A queued message due now (``send_after`` None or past) gets a
     ``send_message`` task after commit; later ones are picked up by the every-minute
-    ``send_due_messages``. ``by`` is the staff member who asked, if any.
+    ``send_due_messages``. ``by`` is the staff member who asked, if any;
+    ``template`` forces a template instead of the lookup (test sends).
+
+    Call it inside the caller's transaction: the row and the send task commit (or
+    roll back) with the change that caused them.
     """
     spec = MessageSpec(
         kind,
