@@ -18,6 +18,7 @@ Consent and tracking:
     record_opt_out(kind, *, client=None, lead=None, channel="", source=..., by=None)
     set_marketing_consent(client, channel, consent, *, by=None) -> ContactPreferences
     unsubscribe(message, *, source) / mark_opened(message_id) / mark_clicked(message_id)
+    preferred_channels(clients) -> {client_id: channel}
 
 Templates:
     load_message_templates(*, overwrite=False) -> LoadReport
@@ -29,6 +30,7 @@ from .enqueue import MessageSpec, enqueue_message, enqueue_messages, idempotency
 from .preferences import (
     mark_clicked,
     mark_opened,
+    preferred_channels,
     record_opt_out,
     set_marketing_consent,
     unsubscribe,
@@ -53,6 +55,7 @@ __all__ = [
     "load_message_templates",
     "mark_clicked",
     "mark_opened",
+    "preferred_channels",
     "preview_template",
     "record_opt_out",
     "retry_failed_messages",

@@ -101,3 +101,20 @@ def mark_clicked(message_id: int) -> bool:
             Q(pk=message_id), status__in=FORWARD[Message.Status.CLICKED]
         ).update(status=Message.Status.CLICKED)
     return bool(first or moved)
+
+
+def preferred_channels(clients) -> dict[int, str]:
+    """client id -> the channel to reach them on: their contact preferences' choice,
+    else the client record's, else email (a "phone call" preference gets email).
+    One query for any number of clients (jobs choose a channel per client with it)."""
+    clients = list(clients)
+    chosen = dict(
+        ContactPreferences.objects.filter(client_id__in=[c.pk for c in clients])
+        .exclude(preferred_channel="")
+        .values_list("client_id", "preferred_channel")
+    )
+    result = {}
+    for client in clients:
+        channel = chosen.get(client.pk) or client.preferred_channel
+        result[client.pk] = channel if channel in Channel.values else Channel.EMAIL
+    return result

@@ -317,3 +317,21 @@ def test_bulk_enqueue_counts_its_own_messages_against_the_caps(templates, settin
     counts = enqueue_messages(specs)
 
     assert counts == {"queued": 2, "skipped:capped": 1}
+
+
+def test_the_preferred_channel_comes_from_preferences_then_the_client_record():
+    from communications.models import ContactPreferences
+    from communications.services import preferred_channels
+
+    by_preferences = ClientFactory(preferred_channel="email")
+    ContactPreferences.objects.create(client=by_preferences, preferred_channel="sms")
+    by_record = ClientFactory(preferred_channel="whatsapp")
+    by_phone = ClientFactory(preferred_channel="phone")
+
+    channels = preferred_channels([by_preferences, by_record, by_phone])
+
+    assert channels == {
+        by_preferences.pk: "sms",
+        by_record.pk: "whatsapp",
+        by_phone.pk: "email",
+    }
