@@ -288,6 +288,15 @@ class TrialReminder(TimeStamped):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     skip_reason = models.CharField(_("why not sent"), max_length=255, blank=True)
+    message = models.ForeignKey(
+        "communications.Message",
+        verbose_name=_("message"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The outbox message: whether it went out, and when."),
+    )
 
     class Meta:
         verbose_name = _("trial reminder")

@@ -8,13 +8,11 @@ Three reminders per trial (settings):
   record attendance and the result.
 
 Each is a TrialReminder row, sent at most once for its (trial, kind, due time): the
-beat job claims a due row with a conditional UPDATE pending → sending while holding
-the trial's row lock (the lock ``cancel_trial`` and ``reschedule_trial`` take too),
-so two runs at once, a cancelled trial or a moved one cannot send it twice or late.
-The e-mail goes out after the claim commits; the row then becomes ``sent``, or on an
-error ``pending`` again for a later try, and ``failed`` after
-TRIALS_REMINDER_MAX_ATTEMPTS. A row left ``sending`` by a worker that died is marked
-failed, not retried: we cannot know whether it went out, and a double is worse.
+beat job claims a due row under the trial's row lock (the lock ``cancel_trial`` and
+``reschedule_trial`` take too) and, in the same transaction, puts its message in the
+communications outbox, so two runs at once, a cancelled trial or a moved one cannot
+send it twice or late. The outbox delivers it (consent, quiet hours, retries); the
+row links to its message, so staff see what went out and when.
 """
 
 import datetime as dt
@@ -23,12 +21,12 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
-from django.utils.formats import date_format, time_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+
+from communications.models import Channel, MessageKind
 
 from .models import (
     BEFORE_KINDS,
@@ -42,10 +40,6 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-# A failed send is tried again after this many minutes times the attempts so far.
-RETRY_AFTER_MINUTES = 5
-# A row still "sending" this long after its claim belongs to a worker that died.
-STUCK_SENDING_MINUTES = 15
 # Rows one run looks at; the rest wait for the next minute.
 BATCH_SIZE = 500
 
@@ -56,7 +50,6 @@ __all__ = [
     "plan_reminders",
     "planned_times",
     "send_due_reminders",
-    "send_reminder_email",
 ]
 
 
@@ -128,25 +121,22 @@ class ReminderRun:
     sent: int = 0
     skipped: int = 0
     cancelled: int = 0
-    retrying: int = 0
-    failed: int = 0
 
 
 def send_due_reminders(*, now: dt.datetime | None = None) -> ReminderRun:
-    """The beat job (every minute): send every pending reminder that is due.
+    """The beat job (every minute): hand every due reminder to the outbox.
 
-    Safe to run twice at once, or again after a crash: each row is claimed once.
-    Must run outside a transaction (a beat task does), so each claim commits before
-    its e-mail goes out.
+    Each due row is claimed under its trial's lock and, in the same transaction, its
+    message is enqueued (communications) and the row marked sent with a link to it:
+    the row and the message commit together, and the message's idempotency key
+    (kind, recipient, trial, due time) keeps a second run, or a run racing this one,
+    from writing another. Delivery, retries and failures are the outbox's.
     """
     now = now or timezone.now()
     outcomes: Counter[str] = Counter()
-    outcomes["failed"] += _fail_stuck(now)
     due = (
-        TrialReminder.objects.filter(
-            status=ReminderStatus.PENDING, next_attempt_at__lte=now
-        )
-        .order_by("next_attempt_at", "pk")
+        TrialReminder.objects.filter(status=ReminderStatus.PENDING, due_at__lte=now)
+        .order_by("due_at", "pk")
         .values_list("pk", "trial_id")[:BATCH_SIZE]
     )
     for pk, trial_id in list(due):
@@ -155,36 +145,20 @@ def send_due_reminders(*, now: dt.datetime | None = None) -> ReminderRun:
         sent=outcomes["sent"],
         skipped=outcomes["skipped"],
         cancelled=outcomes["cancelled"],
-        retrying=outcomes["retrying"],
-        failed=outcomes["failed"],
     )
     logger.info(
-        "Trial reminders: %s sent, %s skipped, %s cancelled, %s retrying, %s failed",
+        "Trial reminders: %s handed to the outbox, %s skipped, %s cancelled",
         run.sent,
         run.skipped,
         run.cancelled,
-        run.retrying,
-        run.failed,
     )
     return run
 
 
-def _fail_stuck(now: dt.datetime) -> int:
-    return TrialReminder.objects.filter(
-        status=ReminderStatus.SENDING,
-        claimed_at__lt=now - dt.timedelta(minutes=STUCK_SENDING_MINUTES),
-    ).update(
-        status=ReminderStatus.FAILED,
-        last_error=_(
-            "The sender stopped while sending; it is not sent again, so that "
-            "nobody gets it twice."
-        ),
-        updated_at=now,
-    )
-
-
 def _send_one(pk: int, trial_id: int, now: dt.datetime) -> str:
-    """Claim, send and record one reminder; returns what happened to it."""
+    """Claim one reminder and enqueue its message; returns what happened to it."""
+    from communications.services import enqueue_message
+
     with transaction.atomic():
         # The trial's lock orders this claim with cancelling and moving the trial.
         trial = (
@@ -194,42 +168,37 @@ def _send_one(pk: int, trial_id: int, now: dt.datetime) -> str:
             .first()
         )
         reminder = TrialReminder.objects.filter(
-            pk=pk, status=ReminderStatus.PENDING, next_attempt_at__lte=now
+            pk=pk, status=ReminderStatus.PENDING, due_at__lte=now
         ).first()
         if trial is None or reminder is None:
             return "taken"
         closed = _not_wanted(reminder, trial, now)
+        if closed is None:
+            closed = _no_address(reminder, trial)
         if closed is not None:
             status, reason = closed
             _close(pk, status, reason, now)
             return str(status)
-        recipient = _recipient(reminder, trial)
-        if not recipient:
-            _close(pk, ReminderStatus.SKIPPED, _missing_recipient(reminder, trial), now)
-            return "skipped"
-        claimed = TrialReminder.objects.filter(
-            pk=pk, status=ReminderStatus.PENDING
-        ).update(
-            status=ReminderStatus.SENDING,
-            claimed_at=now,
-            attempts=F("attempts") + 1,
-            recipient=recipient,
+        message = enqueue_message(
+            MessageKind.TRIAL_REMINDER
+            if reminder.kind in BEFORE_KINDS
+            else MessageKind.TRIAL_FOLLOW_UP,
+            channel=_channel(reminder, trial),
+            about=trial,
+            # The due time tells a moved trial's new reminder from the one sent.
+            period=reminder.due_at.isoformat(),
+            context={
+                "url": settings.CRM_SITE_URL.rstrip("/") + trial.get_absolute_url()
+            },
+            **_recipient(reminder, trial),
+        )
+        TrialReminder.objects.filter(pk=pk, status=ReminderStatus.PENDING).update(
+            status=ReminderStatus.SENT,
+            sent_at=now,
+            message=message,
+            recipient=message.to_address,
             updated_at=now,
         )
-        if claimed != 1:
-            return "taken"
-    reminder.refresh_from_db()
-    try:
-        send_reminder_email(reminder, trial, recipient)
-    except Exception as exc:  # any transport error: recorded, retried, then failed
-        logger.warning("Trial reminder %s not sent: %s", pk, exc)
-        return _record_failure(reminder, exc)
-    TrialReminder.objects.filter(pk=pk, status=ReminderStatus.SENDING).update(
-        status=ReminderStatus.SENT,
-        sent_at=timezone.now(),
-        last_error="",
-        updated_at=timezone.now(),
-    )
     return "sent"
 
 
@@ -256,89 +225,30 @@ def _not_wanted(
     return None
 
 
-def _recipient(reminder: TrialReminder, trial: Trial) -> str:
+def _recipient(reminder: TrialReminder, trial: Trial) -> dict:
     if reminder.kind == ReminderKind.BEFORE_TO_LEAD:
-        return trial.lead.email
-    return trial.salesperson.email if trial.salesperson else ""
+        return {"lead": trial.lead}
+    return {"user": trial.salesperson}
 
 
-def _missing_recipient(reminder: TrialReminder, trial: Trial) -> str:
+def _channel(reminder: TrialReminder, trial: Trial) -> str:
+    """E-mail, or a text message for a lead who left only a phone number."""
+    if reminder.kind == ReminderKind.BEFORE_TO_LEAD and not trial.lead.email:
+        return Channel.SMS
+    return Channel.EMAIL
+
+
+def _no_address(reminder: TrialReminder, trial: Trial) -> tuple[str, str] | None:
     if reminder.kind == ReminderKind.BEFORE_TO_LEAD:
-        return _("The lead has no email address.")
+        return None  # a lead always has a phone or an email (lead_has_phone_or_email)
     if trial.salesperson_id is None:
-        return _("The trial has no salesperson.")
-    return _("The salesperson has no email address.")
+        return ReminderStatus.SKIPPED, _("The trial has no salesperson.")
+    if not trial.salesperson.email:
+        return ReminderStatus.SKIPPED, _("The salesperson has no email address.")
+    return None
 
 
 def _close(pk: int, status: str, reason: str, now: dt.datetime) -> None:
     TrialReminder.objects.filter(pk=pk, status=ReminderStatus.PENDING).update(
         status=status, skip_reason=reason, updated_at=now
     )
-
-
-def _record_failure(reminder: TrialReminder, exc: Exception) -> str:
-    now = timezone.now()
-    error = f"{type(exc).__name__}: {exc}"[:2000]
-    if reminder.attempts >= settings.TRIALS_REMINDER_MAX_ATTEMPTS:
-        status, outcome, retry_at = ReminderStatus.FAILED, "failed", None
-    else:
-        status, outcome = ReminderStatus.PENDING, "retrying"
-        retry_at = now + dt.timedelta(minutes=RETRY_AFTER_MINUTES * reminder.attempts)
-    updates = {"status": status, "last_error": error, "updated_at": now}
-    if retry_at is not None:
-        updates["next_attempt_at"] = retry_at
-    TrialReminder.objects.filter(pk=reminder.pk, status=ReminderStatus.SENDING).update(
-        **updates
-    )
-    return outcome
-
-
-def send_reminder_email(reminder: TrialReminder, trial: Trial, recipient: str) -> None:
-    """Send one reminder by e-mail; raises when the mail server refuses it.
-
-    The one place that talks to a channel: the communications outbox replaces it.
-    """
-    start = timezone.localtime(trial.starts_at)
-    end = timezone.localtime(trial.ends_at)
-    values = {
-        "lead": trial.lead,
-        "group": trial.group,
-        "room": trial.group.room,
-        "day": date_format(start.date(), "DATE_FORMAT"),
-        "start": time_format(start.time(), "TIME_FORMAT"),
-        "end": time_format(end.time(), "TIME_FORMAT"),
-        "phone": trial.lead.phone or "—",
-        "email": trial.lead.email or "—",
-        "business": settings.CRM_BUSINESS_NAME,
-        "url": settings.CRM_SITE_URL.rstrip("/") + trial.get_absolute_url(),
-    }
-    if reminder.kind == ReminderKind.BEFORE_TO_LEAD:
-        subject = _("Your trial lesson today at %(start)s") % values
-        body = (
-            _(
-                "Hello %(lead)s,\n\nthis is a reminder of your trial lesson "
-                "%(group)s on %(day)s from %(start)s to %(end)s, room %(room)s."
-                "\n\nSee you soon,\n%(business)s"
-            )
-            % values
-        )
-    elif reminder.kind == ReminderKind.BEFORE_TO_SALESPERSON:
-        subject = _("Trial lesson at %(start)s: %(lead)s") % values
-        body = (
-            _(
-                "%(lead)s (%(phone)s, %(email)s) comes to a trial lesson of "
-                "%(group)s on %(day)s at %(start)s, room %(room)s.\n"
-                "Open the trial: %(url)s"
-            )
-            % values
-        )
-    else:
-        subject = _("Record the trial of %(lead)s") % values
-        body = (
-            _(
-                "The trial lesson of %(lead)s in %(group)s ended at %(end)s. Record "
-                "whether they came and what came of it: %(url)s"
-            )
-            % values
-        )
-    send_mail(subject, body, None, [recipient], fail_silently=False)

@@ -5,6 +5,8 @@ import time_machine
 from django.core import mail
 from django.db import connection
 
+from communications.models import Message
+from communications.services import send_due_messages
 from crm_project.setup import DEFAULT_SCHEDULES
 from crm_project.tests.concurrency import race
 from leads.models import LeadStatus
@@ -33,7 +35,10 @@ def trial(clock):
 
 
 def run():
-    return reminders.send_due_reminders()
+    """The reminder job, then the outbox's sender, as beat runs both each minute."""
+    result = reminders.send_due_reminders()
+    send_due_messages()
+    return result
 
 
 def statuses(trial) -> dict[str, str]:
@@ -63,12 +68,17 @@ def test_the_lead_and_the_salesperson_are_reminded_two_hours_before(clock, trial
         "seller@studio.test",
     ]
     to_lead = next(m for m in mail.outbox if m.to == ["ana@example.org"])
-    assert to_lead.subject == "Your trial lesson today at 6 p.m."
-    assert "Lead Person" in to_lead.body
+    assert to_lead.subject == "Your trial lesson: {} on {}".format(
+        trial.group, "5 Mar, 18:00"
+    )
+    to_seller = next(m for m in mail.outbox if m.to == ["seller@studio.test"])
+    assert to_seller.subject == f"Trial lesson at 18:00: {trial.lead}"
+    assert f"/admin/trials/trial/{trial.pk}/change/" in to_seller.body
     sent = trial.reminders.filter(status=Status.SENT)
     assert {r.kind for r in sent} == {Kind.BEFORE_TO_LEAD, Kind.BEFORE_TO_SALESPERSON}
     assert all(r.sent_at == trial.starts_at - dt.timedelta(hours=2) for r in sent)
-    assert all(r.attempts == 1 for r in sent)
+    # Each row links to its outbox message, which went out.
+    assert {r.message.status for r in sent} == {Message.Status.SENT}
     assert statuses(trial)[Kind.AFTER_TO_SALESPERSON] == Status.PENDING
 
 
@@ -77,9 +87,11 @@ def test_running_the_job_twice_sends_each_reminder_once(clock, trial):
 
     first = send_due_trial_reminders.delay().get()
     second = send_due_trial_reminders.delay().get()
+    send_due_messages()
 
     assert first["sent"] == 2
     assert second["sent"] == 0
+    assert Message.objects.filter(about_trial(trial)).count() == 2
     assert len(mail.outbox) == 2
 
 
@@ -179,18 +191,19 @@ def test_no_after_reminder_once_attendance_and_result_are_recorded(clock, trial)
     assert mail.outbox == []
 
 
-def test_a_lead_without_an_email_is_skipped_with_the_reason(clock):
+def test_a_lead_without_an_email_is_reminded_by_text_message(clock, settings):
+    settings.COMMUNICATIONS_SMS_BACKEND = "communications.channels.noop.NoopBackend"
     seller = SalespersonFactory(email="seller@studio.test")
-    lead = LeadFactory(email="", assigned_to=seller)
+    lead = LeadFactory(email="", phone="+14155550199", assigned_to=seller)
     trial = services.schedule_trial(lead, GroupFactory(), TOMORROW)
     clock.move_to(trial.starts_at - dt.timedelta(hours=1))
 
     result = run()
 
     to_lead = trial.reminders.get(kind=Kind.BEFORE_TO_LEAD)
-    assert to_lead.status == Status.SKIPPED
-    assert to_lead.skip_reason == "The lead has no email address."
-    assert result.skipped == 1
+    assert result.sent == 2
+    assert (to_lead.status, to_lead.recipient) == (Status.SENT, "+14155550199")
+    assert (to_lead.message.channel, to_lead.message.status) == ("sms", "sent")
     assert [m.to for m in mail.outbox] == [["seller@studio.test"]]
 
 
@@ -207,49 +220,22 @@ def test_a_before_reminder_that_missed_the_lesson_is_not_sent_late(clock, trial)
     assert set(before.values_list("status", flat=True)) == {Status.SKIPPED}
 
 
-def test_a_refused_send_is_retried_then_ends_failed(clock, trial, settings):
+def test_a_refused_send_is_the_outboxs_to_retry_and_never_re_enqueued(
+    clock, trial, settings
+):
     settings.EMAIL_BACKEND = "trials.tests.backends.RefusingBackend"
-    settings.TRIALS_REMINDER_MAX_ATTEMPTS = 3
     due = trial.starts_at - dt.timedelta(hours=2)
     clock.move_to(due)
 
-    first = run()
-
-    row = trial.reminders.get(kind=Kind.BEFORE_TO_LEAD)
-    assert first.retrying == 2
-    assert (row.status, row.attempts) == (Status.PENDING, 1)
-    assert "SMTPServerDisconnected" in row.last_error
-    assert row.next_attempt_at == due + dt.timedelta(minutes=5)
-    assert row.due_at == due
-
-    run()  # not yet time for the retry
-    row.refresh_from_db()
-    assert row.attempts == 1
-
-    clock.move_to(due + dt.timedelta(minutes=5))
     run()
-    clock.move_to(due + dt.timedelta(minutes=15))
-    third = run()
-
-    row.refresh_from_db()
-    assert (row.status, row.attempts, row.sent_at) == (Status.FAILED, 3, None)
-    assert third.failed == 2
-
-
-def test_a_row_left_sending_by_a_dead_worker_ends_failed_not_resent(clock, trial):
-    due = trial.starts_at - dt.timedelta(hours=2)
-    row = trial.reminders.get(kind=Kind.BEFORE_TO_LEAD)
-    TrialReminder.objects.filter(pk=row.pk).update(
-        status=Status.SENDING, claimed_at=due, attempts=1
-    )
-    clock.move_to(due + dt.timedelta(minutes=16))
-
     run()
 
-    row.refresh_from_db()
-    assert row.status == Status.FAILED
-    assert "not sent again" in row.last_error
-    assert [m.to for m in mail.outbox] == [["seller@studio.test"]]
+    row = trial.reminders.get(kind=Kind.BEFORE_TO_LEAD)
+    assert row.status == Status.SENT  # handed over once
+    assert row.message.status in {Message.Status.QUEUED, Message.Status.DEFERRED}
+    assert row.message.attempts == 1
+    assert "SMTPServerDisconnected" in row.message.error
+    assert Message.objects.filter(about_trial(trial)).count() == 2
 
 
 def test_the_job_runs_every_minute_by_default():
@@ -285,6 +271,15 @@ def test_jobs_running_at_once_send_each_reminder_once():
     # then each of the 20 reminders went out exactly once
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     assert sum(o.sent for o in outcomes) == 20
+    assert Message.objects.count() == 20
+    send_due_messages()
     assert len(mail.outbox) == 20
     assert len({(m.to[0], m.subject) for m in mail.outbox}) == 20
     assert TrialReminder.objects.filter(status=Status.SENT).count() == 20
+
+
+def about_trial(trial):
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models import Q
+
+    return Q(content_type=ContentType.objects.get_for_model(trial), object_id=trial.pk)
