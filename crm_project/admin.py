@@ -19,6 +19,8 @@ STAFF_PICKER_SOURCES = frozenset(
         "clients.interaction",
         "leads.lead",
         "leads.leadfollowup",
+        "scheduling.course",
+        "scheduling.group",
     }
 )
 

@@ -6,6 +6,8 @@ from django.utils import timezone
 from appointments.selectors import appointments_on
 from leads.models import LeadFollowUp
 from packages.selectors import purchases_expiring, this_week
+from scheduling.selectors import recent_waitlist_promotions
+from trials.selectors import trials_for_dashboard
 
 # The dashboard lists this many overdue follow-ups; "See all" opens the rest.
 OVERDUE_FOLLOW_UPS_SHOWN = 15
@@ -39,4 +41,11 @@ def dashboard_context(request) -> dict:
         context["sees_all_follow_ups"] = user.is_superuser or user.has_perm(
             "leads.view_all_leads"
         )
+    if user.has_perm("scheduling.view_waitlistentry"):
+        # Places freed in full groups: offers staff must follow up, and clients
+        # enrolled from the waitlist lately.
+        context["waitlist_promotions"] = recent_waitlist_promotions()
+    if user.has_perm("trials.view_trial"):
+        # Today's trial lessons, and those whose attendance or result is owed.
+        context["trials_to_follow"] = trials_for_dashboard(user)
     return context

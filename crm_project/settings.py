@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "leads",
     "scheduling",
     "trials",
+    "communications",
 ]
 
 MIDDLEWARE = [
@@ -217,6 +218,8 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Seconds before a silent SMTP server counts as down (the outbox then retries).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="studio@example.com")
 
 # --- Logging --------------------------------------------------------------------------
@@ -288,6 +291,77 @@ LEADS_META_GRAPH_URL = env.str(
     "LEADS_META_GRAPH_URL", default="https://graph.facebook.com/v19.0"
 )
 
+# Scheduling: how many weeks ahead the room occupancy rows are kept (the beat job
+# refreshes them hourly), and whether a freed place enrols the first waitlisted
+# client at once (true) or offers them the place to accept (false).
+SCHEDULING_OCCUPANCY_WEEKS = env.int("SCHEDULING_OCCUPANCY_WEEKS", default=4)
+SCHEDULING_WAITLIST_AUTO_ENROLL = env.bool(
+    "SCHEDULING_WAITLIST_AUTO_ENROLL", default=True
+)
+
+# Trials: reminders this many hours before a trial lesson (to the lead and the
+# salesperson) and this many minutes after it ends (to the salesperson, to record
+# attendance and result); a reminder that fails is tried this many times in all.
+TRIALS_REMINDER_HOURS_BEFORE = env.int("TRIALS_REMINDER_HOURS_BEFORE", default=2)
+TRIALS_FOLLOW_UP_MINUTES_AFTER = env.int("TRIALS_FOLLOW_UP_MINUTES_AFTER", default=3)
+TRIALS_REMINDER_MAX_ATTEMPTS = env.int("TRIALS_REMINDER_MAX_ATTEMPTS", default=3)
+
+# Communications (communications app): the outbox. Caps limit MARKETING messages per
+# client and channel ("day=2,month=8": at most 2 in any 24 hours and 8 in any 30
+# days; "week" is any 7 days); transactional messages are never capped. Quiet hours
+# (business time zone) defer messages to clients and leads, not to staff.
+COMMUNICATIONS_CAPS = {
+    "email": env.str("COMMUNICATIONS_CAPS_EMAIL", default="week=1,month=4"),
+    "sms": env.str("COMMUNICATIONS_CAPS_SMS", default="day=2,month=8"),
+    "whatsapp": env.str("COMMUNICATIONS_CAPS_WHATSAPP", default="day=2,month=8"),
+}
+COMMUNICATIONS_QUIET_HOURS_START = env.str(
+    "COMMUNICATIONS_QUIET_HOURS_START", default="21:00"
+)
+COMMUNICATIONS_QUIET_HOURS_END = env.str(
+    "COMMUNICATIONS_QUIET_HOURS_END", default="09:00"
+)
+# A transient failure is retried after base, 2 x base, 4 x base ... seconds, and the
+# message fails after this many attempts in all.
+COMMUNICATIONS_RETRY_BASE_SECONDS = env.int(
+    "COMMUNICATIONS_RETRY_BASE_SECONDS", default=60
+)
+COMMUNICATIONS_MAX_ATTEMPTS = env.int("COMMUNICATIONS_MAX_ATTEMPTS", default=5)
+# A message "sending" for longer than this (its worker died) is queued again.
+COMMUNICATIONS_SENDING_TIMEOUT_MINUTES = env.int(
+    "COMMUNICATIONS_SENDING_TIMEOUT_MINUTES", default=10
+)
+COMMUNICATIONS_SEND_BATCH_SIZE = env.int("COMMUNICATIONS_SEND_BATCH_SIZE", default=500)
+# Channel backends (dotted paths). Email goes through Django's EMAIL_BACKEND.
+COMMUNICATIONS_EMAIL_BACKEND = env.str(
+    "COMMUNICATIONS_EMAIL_BACKEND",
+    default="communications.channels.email.DjangoEmailBackend",
+)
+COMMUNICATIONS_SMS_BACKEND = env.str(
+    "COMMUNICATIONS_SMS_BACKEND", default="communications.channels.file.FileBackend"
+)
+COMMUNICATIONS_WHATSAPP_BACKEND = env.str(
+    "COMMUNICATIONS_WHATSAPP_BACKEND",
+    default="communications.channels.file.FileBackend",
+)
+# Where the file backend writes (one JSON line per message: var/outbox/sms.jsonl).
+COMMUNICATIONS_FILE_DIR = env.str(
+    "COMMUNICATIONS_FILE_DIR", default=str(VAR_DIR / "outbox")
+)
+# Links in messages to clients (unsubscribe, tracking) point here.
+COMMUNICATIONS_PUBLIC_URL = env.str("COMMUNICATIONS_PUBLIC_URL", default=CRM_SITE_URL)
+# The mailto: half of List-Unsubscribe; empty leaves only the one-click link.
+COMMUNICATIONS_UNSUBSCRIBE_EMAIL = env.str(
+    "COMMUNICATIONS_UNSUBSCRIBE_EMAIL", default=""
+)
+# Twilio (communications.channels.twilio.TwilioBackend): credentials, senders, and
+# the API's base URL (tests point it at a local server).
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_WHATSAPP_FROM = env.str("TWILIO_WHATSAPP_FROM", default="")
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="https://api.twilio.com")
+
 # --- Admin (Jazzmin) ------------------------------------------------------------------
 JAZZMIN_SETTINGS = {
     "site_title": CRM_BUSINESS_NAME,
@@ -315,6 +389,23 @@ JAZZMIN_SETTINGS = {
         "leads.WebhookDelivery",
         "leads.WebhookSecret",
         "packages",
+        "scheduling",
+        "scheduling.Group",
+        "scheduling.Enrollment",
+        "scheduling.WaitlistEntry",
+        "scheduling.Attendance",
+        "scheduling.RoomOccupancy",
+        "scheduling.Course",
+        "scheduling.Room",
+        "trials",
+        "trials.Trial",
+        "trials.TrialReminder",
+        "trials.TrialStatusHistory",
+        "communications",
+        "communications.Message",
+        "communications.MessageTemplate",
+        "communications.ContactPreferences",
+        "communications.OptOut",
         "services",
         "auth",
         "django_celery_beat",
@@ -341,11 +432,43 @@ JAZZMIN_SETTINGS = {
         "leads.ImportLog": "fas fa-file-import",
         "leads.WebhookSecret": "fas fa-key",
         "leads.WebhookDelivery": "fas fa-satellite-dish",
+        "scheduling.Course": "fas fa-graduation-cap",
+        "scheduling.Room": "fas fa-door-open",
+        "scheduling.Group": "fas fa-users",
+        "scheduling.Enrollment": "fas fa-user-check",
+        "scheduling.WaitlistEntry": "fas fa-user-clock",
+        "scheduling.Attendance": "fas fa-clipboard-check",
+        "scheduling.RoomOccupancy": "fas fa-th",
+        "trials.Trial": "fas fa-chalkboard-teacher",
+        "trials.TrialReminder": "fas fa-bell",
+        "trials.TrialStatusHistory": "fas fa-stream",
+        "communications.Message": "fas fa-paper-plane",
+        "communications.MessageTemplate": "fas fa-file-alt",
+        "communications.ContactPreferences": "fas fa-user-check",
+        "communications.OptOut": "fas fa-user-slash",
         "django_celery_beat.PeriodicTask": "fas fa-clock",
         "django_celery_beat.CrontabSchedule": "fas fa-calendar-alt",
         "django_celery_beat.IntervalSchedule": "fas fa-stopwatch",
         "django_celery_beat.ClockedSchedule": "fas fa-bell",
         "django_celery_beat.SolarSchedule": "fas fa-sun",
+    },
+    "custom_links": {
+        "scheduling": [
+            {
+                "name": _("Room occupancy grid"),
+                "url": "admin:scheduling_roomoccupancy_grid",
+                "icon": "fas fa-th-large",
+                "permissions": ["scheduling.view_roomoccupancy"],
+            }
+        ],
+        "trials": [
+            {
+                "name": _("Trial funnel"),
+                "url": "admin:trials_trial_funnel",
+                "icon": "fas fa-filter",
+                "permissions": ["trials.view_trial"],
+            }
+        ],
     },
     "default_icon_parents": "fas fa-chevron-circle-right",
     "default_icon_children": "fas fa-circle",

@@ -25,6 +25,9 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "packages.*": ALL,
         "appointments.*": ALL,
         "leads.*": ALL,
+        "scheduling.*": ALL,
+        "trials.*": ALL,
+        "communications.*": ALL,
         "auth.user": ALL,
         "auth.group": VIEW,
         "django_celery_beat.*": ALL,
@@ -35,6 +38,9 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "packages.*": ALL,
         "appointments.*": ALL,
         "leads.*": ALL,
+        "scheduling.*": ALL,
+        "trials.*": ALL,
+        "communications.*": ALL,
         "auth.user": VIEW,
         "django_celery_beat.*": ("change", "view"),
     },
@@ -49,6 +55,21 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "packages.payment": EDIT,
         "appointments.appointment": EDIT,
         "appointments.appointmentstatushistory": VIEW,
+        "scheduling.course": VIEW,
+        "scheduling.room": VIEW,
+        "scheduling.group": VIEW,
+        "scheduling.enrollment": EDIT,
+        "scheduling.waitlistentry": EDIT,
+        "scheduling.attendance": EDIT,
+        "scheduling.roomoccupancy": VIEW,
+        # The front desk records who came to a trial lesson.
+        "trials.trial": ("change", "view"),
+        "trials.trialreminder": VIEW,
+        "trials.trialstatushistory": VIEW,
+        # The front desk sees what was sent and records a client's wishes.
+        "communications.message": VIEW,
+        "communications.contactpreferences": EDIT,
+        "communications.optout": EDIT,
     },
     "salesperson": {
         "clients.client": EDIT,
@@ -64,6 +85,12 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "leads.leadfollowup": ALL,
         "leads.leadstatushistory": VIEW,
         "leads.importlog": EDIT,
+        "scheduling.course": VIEW,
+        "scheduling.group": VIEW,
+        "scheduling.roomoccupancy": VIEW,
+        "trials.trial": EDIT,
+        "trials.trialreminder": VIEW,
+        "trials.trialstatushistory": VIEW,
     },
     "marketer": {
         "clients.client": VIEW,
@@ -74,12 +101,26 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "appointments.appointment": VIEW,
         "leads.lead": VIEW,
         "leads.importlog": EDIT,
+        "communications.messagetemplate": ALL,
+        "communications.message": VIEW,
+        "communications.contactpreferences": EDIT,
+        "communications.optout": EDIT,
     },
 }
 # Custom permissions on top of the model ones.
 EXTRA_PERMISSIONS = {
-    "owner": ["clients.view_medical_info", "leads.view_all_leads"],
-    "manager": ["clients.view_medical_info", "leads.view_all_leads"],
+    "owner": [
+        "clients.view_medical_info",
+        "leads.view_all_leads",
+        "trials.view_all_trials",
+    ],
+    "manager": [
+        "clients.view_medical_info",
+        "leads.view_all_leads",
+        "trials.view_all_trials",
+    ],
+    # Receptionists mark attendance for every salesperson's trial students.
+    "receptionist": ["trials.view_all_trials"],
     "marketer": ["leads.view_all_leads"],
 }
 
@@ -175,6 +216,48 @@ DEFAULT_SCHEDULES.append(
 )
 
 
+DEFAULT_SCHEDULES.append(
+    DefaultSchedule(
+        name="Room occupancy",
+        task="scheduling.tasks.refresh_room_occupancy",
+        # Every hour at minute 5.
+        minute="5",
+        hour="*",
+        description="Every hour at minute 5: rebuild room occupancy for the coming "
+        "weeks (SCHEDULING_OCCUPANCY_WEEKS).",
+    )
+)
+
+
+DEFAULT_SCHEDULES.append(
+    DefaultSchedule(
+        name="Trial reminders",
+        task="trials.tasks.send_due_trial_reminders",
+        # Every minute: reminders are due at exact times (2 hours before a trial,
+        # 3 minutes after it ends), and each is sent once however often this runs.
+        minute="*",
+        hour="*",
+        description="Every minute: send the trial lesson reminders that are due "
+        "(before the lesson to the lead and the salesperson, after it to the "
+        "salesperson).",
+    )
+)
+
+
+DEFAULT_SCHEDULES.append(
+    DefaultSchedule(
+        name="Send due messages",
+        task="communications.tasks.send_due_messages",
+        # Every minute: the outbox's safety net. Messages due now are sent at once
+        # by their own task; this picks up deferred, retried and scheduled ones.
+        minute="*",
+        hour="*",
+        description="Every minute: send the outbox's due messages (scheduled, "
+        "deferred past quiet hours, retries) and requeue any stuck in sending.",
+    )
+)
+
+
 def ensure_schedules() -> list[str]:
     """Create missing default periodic tasks; returns the names created.
 
@@ -222,3 +305,12 @@ def ensure_defaults_after_migrate(
         create_permissions(config, verbosity=0, using=using)
     ensure_roles()
     ensure_schedules()
+    # Default message templates; existing (staff-edited) ones are kept. A partial
+    # migrate may stop before their table exists.
+    from django.db import connections
+
+    from communications.models import MessageTemplate
+    from communications.services import load_message_templates
+
+    if MessageTemplate._meta.db_table in connections[using].introspection.table_names():
+        load_message_templates()

@@ -7,4 +7,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/leads/", include("leads.urls")),
+    # Public links in messages: unsubscribe, open pixel, click redirect.
+    path("c/", include("communications.urls")),
 ]

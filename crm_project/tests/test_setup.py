@@ -25,6 +25,9 @@ EXPIRE = "Expire package purchases"
 RECONCILE = "Reconcile client figures"
 FOLLOW_UPS = "Lead follow-ups"
 STALE_IMPORTS = "Stale lead imports"
+TRIAL_REMINDERS = "Trial reminders"
+ROOM_OCCUPANCY = "Room occupancy"
+SEND_MESSAGES = "Send due messages"
 
 
 def member_of(role: str):
@@ -195,6 +198,30 @@ DEFAULTS = {
         "*",
         django_settings.TIME_ZONE,
     ),
+    TRIAL_REMINDERS: (
+        "trials.tasks.send_due_trial_reminders",
+        True,
+        "*",
+        "*",
+        "*",
+        django_settings.TIME_ZONE,
+    ),
+    ROOM_OCCUPANCY: (
+        "scheduling.tasks.refresh_room_occupancy",
+        True,
+        "5",
+        "*",
+        "*",
+        django_settings.TIME_ZONE,
+    ),
+    SEND_MESSAGES: (
+        "communications.tasks.send_due_messages",
+        True,
+        "*",
+        "*",
+        "*",
+        django_settings.TIME_ZONE,
+    ),
 }
 
 
@@ -215,6 +242,7 @@ def staff_edited():
     reconcile.description = "Weekdays only, after the backup"
     reconcile.save()
     return {
+        **DEFAULTS,
         EXPIRE: (*DEFAULTS[EXPIRE][:1], False, *DEFAULTS[EXPIRE][2:]),
         RECONCILE: (
             DEFAULTS[RECONCILE][0],
@@ -224,8 +252,6 @@ def staff_edited():
             "1-5",
             django_settings.TIME_ZONE,
         ),
-        FOLLOW_UPS: DEFAULTS[FOLLOW_UPS],
-        STALE_IMPORTS: DEFAULTS[STALE_IMPORTS],
     }
 
 
@@ -244,7 +270,8 @@ def test_ensuring_schedules_creates_the_missing_ones_in_the_configured_zone(sett
 
     created = ensure_schedules()
 
-    assert created == [EXPIRE, RECONCILE, FOLLOW_UPS, STALE_IMPORTS]
+    assert created == [item.name for item in DEFAULT_SCHEDULES]
+    assert set(created) == set(DEFAULTS)
     assert {row[5] for row in schedule_rows().values()} == {"Europe/Madrid"}
 
 
