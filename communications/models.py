@@ -9,9 +9,10 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm_project.models import TimeStamped
 
@@ -173,6 +174,14 @@ class Message(TimeStamped):
     )
     object_id = models.PositiveBigIntegerField(_("about (id)"), null=True, blank=True)
     about = GenericForeignKey("content_type", "object_id")
+    campaign = models.ForeignKey(
+        "Campaign",
+        verbose_name=_("campaign"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
     idempotency_key = models.CharField(
         _("idempotency key"), max_length=255, unique=True
     )
@@ -244,6 +253,16 @@ class MessageTemplate(TimeStamped):
     """
 
     kind = models.CharField(_("kind"), max_length=30, choices=MessageKind.choices)
+    name = models.CharField(
+        _("name"),
+        max_length=150,
+        blank=True,
+        help_text=_(
+            "Campaign templates only: campaigns choose their template by name, and "
+            "each client gets the version in their language. Empty for the other "
+            "kinds, which have one template per channel and language."
+        ),
+    )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     language = models.CharField(
         _("language"), max_length=5, choices=Language.choices, default=Language.ENGLISH
@@ -267,11 +286,21 @@ class MessageTemplate(TimeStamped):
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "channel", "language"],
+                condition=~Q(kind="campaign"),
                 name="message_template_unique_kind_channel_language",
                 violation_error_message=_(
                     "A template for this kind, channel and language exists already."
                 ),
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["name", "channel", "language"],
+                condition=Q(kind="campaign"),
+                name="message_template_unique_campaign_name",
+                violation_error_message=_(
+                    "A campaign template with this name, channel and language exists "
+                    "already."
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -438,3 +467,292 @@ class OptOut(TimeStamped):
     def __str__(self) -> str:
         channel = self.get_channel_display() if self.channel else _("every channel")
         return f"{self.client or self.lead}: {self.get_kind_display()} ({channel})"
+
+
+# --- Phase 2: job runs, scheduled one-off messages, segments, campaigns ---------------
+
+
+class JobRun(models.Model):
+    """One run of an automated job: when, and what it did (for staff and for drift).
+
+    Written by ``communications.jobs.run_job``; ``skipped`` holds the count per reason
+    (``{"opted_out": 3, "capped": 1}``), ``duplicates`` the messages an earlier run had
+    already enqueued.
+    """
+
+    class Job(models.TextChoices):
+        APPOINTMENT_REMINDERS = "appointment_reminders", _("Appointment reminders")
+        PACKAGE_EXPIRY = "package_expiry", _("Package expiry warnings")
+        BIRTHDAYS = "birthdays", _("Birthday greetings")
+        REACTIVATION = "reactivation", _("Reactivation")
+        POST_VISIT_SURVEYS = "post_visit_surveys", _("Post-visit surveys")
+        SCHEDULED_MESSAGES = "scheduled_messages", _("Scheduled messages")
+        CAMPAIGN = "campaign", _("Campaign")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", pgettext_lazy("job run status", "Running")
+        DONE = "done", pgettext_lazy("job run status", "Done")
+        FAILED = "failed", pgettext_lazy("job run status", "Failed")
+
+    job = models.CharField(_("job"), max_length=30, choices=Job.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.RUNNING
+    )
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    enqueued = models.PositiveIntegerField(_("enqueued"), default=0)
+    duplicates = models.PositiveIntegerField(
+        _("already enqueued"),
+        default=0,
+        help_text=_("Messages an earlier run had already put in the outbox."),
+    )
+    skipped = models.JSONField(_("skipped, by reason"), default=dict, blank=True)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("run by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: the schedule."),
+    )
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["job", "-started_at"], name="jobrun_job_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_job_display()} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+class ScheduledMessage(TimeStamped):
+    """A message or a reminder staff scheduled for a client at a time.
+
+    ``channel`` set: the text is sent to the client through the outbox when due.
+    ``channel`` empty: a reminder for staff only (call the client, prepare a room...).
+    Either way, once due it is listed on the admin index until someone marks it done.
+    """
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", pgettext_lazy("scheduled message status", "Scheduled")
+        DUE = "due", pgettext_lazy("scheduled message status", "Due")
+        DONE = "done", pgettext_lazy("scheduled message status", "Done")
+        CANCELLED = "cancelled", pgettext_lazy("scheduled message status", "Cancelled")
+
+    client = models.ForeignKey(
+        "clients.Client",
+        verbose_name=_("client"),
+        on_delete=models.CASCADE,
+        related_name="scheduled_messages",
+    )
+    channel = models.CharField(
+        _("channel"),
+        max_length=10,
+        choices=Channel.choices,
+        blank=True,
+        help_text=_("Empty: a reminder for staff, nothing is sent to the client."),
+    )
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    body = models.TextField(_("text"))
+    due_at = models.DateTimeField(_("due"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.SCHEDULED
+    )
+    message = models.OneToOneField(
+        Message,
+        verbose_name=_("message sent"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="scheduled_from",
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("for"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="scheduled_messages",
+        help_text=_("Who should see it when due; empty: all staff."),
+    )
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("done by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("scheduled message")
+        verbose_name_plural = _("scheduled messages")
+        ordering = ["due_at"]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="scheduled_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} · {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class Segment(TimeStamped):
+    """A saved set of criteria over clients; ``segment_clients(segment)`` applies it.
+
+    Every criterion left empty matches everyone; the set ones all apply (AND).
+    """
+
+    name = models.CharField(_("name"), max_length=150, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    min_visits = models.PositiveIntegerField(
+        _("at least visits"), null=True, blank=True
+    )
+    min_spent = models.DecimalField(
+        _("at least spent"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    min_days_since_last_visit = models.PositiveIntegerField(
+        _("no visit for at least (days)"), null=True, blank=True
+    )
+    max_days_since_last_visit = models.PositiveIntegerField(
+        _("visited within (days)"), null=True, blank=True
+    )
+    tags_included = models.ManyToManyField(
+        "clients.Tag",
+        verbose_name=_("with any of these tags"),
+        blank=True,
+        related_name="+",
+    )
+    tags_excluded = models.ManyToManyField(
+        "clients.Tag",
+        verbose_name=_("without any of these tags"),
+        blank=True,
+        related_name="+",
+    )
+    lifecycle_stages = models.JSONField(
+        _("lifecycle stages"),
+        default=list,
+        blank=True,
+        help_text=_("Empty: every stage."),
+    )
+    min_rfm = models.PositiveSmallIntegerField(_("RFM from"), null=True, blank=True)
+    max_rfm = models.PositiveSmallIntegerField(_("RFM to"), null=True, blank=True)
+    has_active_package = models.BooleanField(
+        _("has an active package"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: either."),
+    )
+    services_used = models.ManyToManyField(
+        "services.Service",
+        verbose_name=_("used any of these services"),
+        blank=True,
+        related_name="+",
+    )
+    birthday_month = models.PositiveSmallIntegerField(
+        _("birthday month"),
+        null=True,
+        blank=True,
+        choices=[(m, m) for m in range(1, 13)],
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_rfm__isnull=True)
+                | Q(max_rfm__isnull=True)
+                | Q(min_rfm__lte=F("max_rfm")),
+                name="segment_rfm_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Campaign(TimeStamped):
+    """A message to every client of a segment, on one channel, now or at a time."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", pgettext_lazy("campaign status", "Draft")
+        SCHEDULED = "scheduled", pgettext_lazy("campaign status", "Scheduled")
+        SENDING = "sending", pgettext_lazy("campaign status", "Sending")
+        SENT = "sent", pgettext_lazy("campaign status", "Sent")
+        CANCELLED = "cancelled", pgettext_lazy("campaign status", "Cancelled")
+
+    name = models.CharField(_("name"), max_length=150)
+    template = models.ForeignKey(
+        MessageTemplate,
+        verbose_name=_("template"),
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+    )
+    segment = models.ForeignKey(
+        Segment,
+        verbose_name=_("segment"),
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    scheduled_at = models.DateTimeField(
+        _("send at"), null=True, blank=True, help_text=_("Empty: when sent by hand.")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    throttle_per_minute = models.PositiveIntegerField(
+        _("messages per minute"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: as fast as the sender goes."),
+    )
+    targeted = models.PositiveIntegerField(_("targeted"), default=0)
+    skipped = models.JSONField(_("skipped, by reason"), default=dict, blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "scheduled_at"], name="campaign_due_idx")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
