@@ -53,6 +53,7 @@ from packages.models import Package, PackagePurchase, Payment
 from scheduling.demo import seed_scheduling
 from services.catalogue import load_services
 from services.models import Contraindication, Service
+from trials.demo import seed_leads_and_trials
 
 from . import names
 from .generate import (
@@ -200,6 +201,14 @@ def seed_demo(
         )
     )
     timings["scheduling"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    result.counts.update(
+        seed_leads_and_trials(
+            staff.sellers, now=timezone.now(), rng=random.Random(seed)
+        )
+    )
+    timings["leads and trials"] = time.perf_counter() - tick
     result.seconds = time.perf_counter() - started
     return result
 
