@@ -17,8 +17,8 @@ from clients.models import Client
 from crm_project.admin_tools import admin_link
 from crm_project.pagination import EstimatedCountPaginator
 
-from . import rendering, services
-from .models import ContactPreferences, Message, MessageTemplate, OptOut
+from .. import rendering, services
+from ..models import ContactPreferences, Message, MessageTemplate, OptOut
 
 STATUS_COLOURS = {
     Message.Status.QUEUED: "secondary",
