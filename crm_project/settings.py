@@ -301,10 +301,9 @@ SCHEDULING_WAITLIST_AUTO_ENROLL = env.bool(
 
 # Trials: reminders this many hours before a trial lesson (to the lead and the
 # salesperson) and this many minutes after it ends (to the salesperson, to record
-# attendance and result); a reminder that fails is tried this many times in all.
+# attendance and result). The outbox delivers them (communications).
 TRIALS_REMINDER_HOURS_BEFORE = env.int("TRIALS_REMINDER_HOURS_BEFORE", default=2)
 TRIALS_FOLLOW_UP_MINUTES_AFTER = env.int("TRIALS_FOLLOW_UP_MINUTES_AFTER", default=3)
-TRIALS_REMINDER_MAX_ATTEMPTS = env.int("TRIALS_REMINDER_MAX_ATTEMPTS", default=3)
 
 # Communications (communications app): the outbox. Caps limit MARKETING messages per
 # client and channel ("day=2,month=8": at most 2 in any 24 hours and 8 in any 30

@@ -504,9 +504,7 @@ def _past_reminders(trial: Trial, booked: dt.datetime) -> list[TrialReminder]:
     email or the trial was cancelled before they were due."""
     rows = []
     for kind, due in reminders.planned_times(trial).items():
-        row = TrialReminder(
-            trial=trial, kind=kind, due_at=due, next_attempt_at=due, created_at=booked
-        )
+        row = TrialReminder(trial=trial, kind=kind, due_at=due, created_at=booked)
         recipient = (
             trial.lead.email
             if kind == ReminderKind.BEFORE_TO_LEAD
@@ -523,8 +521,6 @@ def _past_reminders(trial: Trial, booked: dt.datetime) -> list[TrialReminder]:
         else:
             row.status = ReminderStatus.SENT
             row.recipient = recipient
-            row.attempts = 1
-            row.claimed_at = due + dt.timedelta(seconds=20)
             row.sent_at = due + dt.timedelta(seconds=21)
         rows.append(row)
     return rows

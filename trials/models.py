@@ -247,11 +247,9 @@ BEFORE_KINDS = frozenset(
 class ReminderStatus(models.TextChoices):
     # Contexts: Spanish labels agree with "recordatorio" (masculine).
     PENDING = "pending", pgettext_lazy("reminder status", "Pending")
-    SENDING = "sending", pgettext_lazy("reminder status", "Sending")
     SENT = "sent", pgettext_lazy("reminder status", "Sent")
     SKIPPED = "skipped", pgettext_lazy("reminder status", "Skipped")
     CANCELLED = "cancelled", pgettext_lazy("reminder status", "Cancelled")
-    FAILED = "failed", pgettext_lazy("reminder status", "Failed")
 
 
 class TrialReminder(TimeStamped):
@@ -273,9 +271,6 @@ class TrialReminder(TimeStamped):
     )
     kind = models.CharField(_("kind"), max_length=25, choices=ReminderKind.choices)
     due_at = models.DateTimeField(_("due"))
-    next_attempt_at = models.DateTimeField(
-        _("next attempt"), help_text=_("The due time, or later after a failure.")
-    )
     status = models.CharField(
         _("status"),
         max_length=10,
@@ -283,10 +278,7 @@ class TrialReminder(TimeStamped):
         default=ReminderStatus.PENDING,
     )
     recipient = models.CharField(_("recipient"), max_length=254, blank=True)
-    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
     skip_reason = models.CharField(_("why not sent"), max_length=255, blank=True)
     message = models.ForeignKey(
         "communications.Message",
@@ -319,9 +311,7 @@ class TrialReminder(TimeStamped):
             ),
         ]
         indexes = [
-            models.Index(
-                fields=["status", "next_attempt_at"], name="trial_reminder_due_idx"
-            ),
+            models.Index(fields=["status", "due_at"], name="trial_reminder_due_idx"),
         ]
 
     def __str__(self) -> str:

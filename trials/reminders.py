@@ -88,15 +88,12 @@ def plan_reminders(trial: Trial) -> None:
             updated_at=timezone.now(),
         )
         reminder, created = TrialReminder.objects.get_or_create(
-            trial=trial, kind=kind, due_at=due, defaults={"next_attempt_at": due}
+            trial=trial, kind=kind, due_at=due
         )
         if not created and reminder.status == ReminderStatus.CANCELLED:
             reminder.status = ReminderStatus.PENDING
-            reminder.next_attempt_at = due
             reminder.skip_reason = ""
-            reminder.save(
-                update_fields=["status", "next_attempt_at", "skip_reason", "updated_at"]
-            )
+            reminder.save(update_fields=["status", "skip_reason", "updated_at"])
 
 
 def cancel_open_reminders(trial: Trial, *, reason: str, kinds=None) -> int:

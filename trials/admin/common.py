@@ -6,6 +6,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from crm_project.admin_tools import admin_link
 from leads.admin.common import sees_all_leads
 from scheduling.models import Group
 
@@ -55,3 +56,16 @@ class GroupFilter(admin.RelatedFieldListFilter):
     def field_choices(self, field, request, model_admin):
         groups = Group.objects.select_related("course").order_by("course__name", "name")
         return [(group.pk, str(group)) for group in groups]
+
+
+@admin.display(description=_("delivery"))
+def message_delivery(reminder) -> str:
+    """The outbox message of a reminder handed over: its status (and why, when it
+    was skipped or failed), linked to the message."""
+    message = reminder.message
+    if message is None:
+        return "—"
+    text = message.get_status_display()
+    if message.reason:
+        text = f"{text}: {message.get_reason_display()}"
+    return admin_link(message, text)

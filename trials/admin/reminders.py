@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.admin.common import LeadSearchMixin
 
 from ..models import TrialReminder
-from .common import badge, sees_all_trials
+from .common import badge, message_delivery, sees_all_trials
 
 
 @admin.register(TrialReminder)
@@ -21,9 +21,9 @@ class TrialReminderAdmin(LeadSearchMixin, admin.ModelAdmin):
         "status_badge",
         "recipient",
         "sent_at",
-        "attempts",
+        "delivery",
     ]
-    list_select_related = ["trial__lead", "trial__group__course"]
+    list_select_related = ["trial__lead", "trial__group__course", "message"]
     list_filter = ["status", "kind"]
     search_fields = ["trial__lead__full_name", "trial__lead__phone", "recipient"]
     search_help_text = _("The lead's name, phone number in any format, or email.")
@@ -34,14 +34,11 @@ class TrialReminderAdmin(LeadSearchMixin, admin.ModelAdmin):
         "trial",
         "kind",
         "due_at",
-        "next_attempt_at",
         "status",
         "recipient",
-        "claimed_at",
         "sent_at",
-        "attempts",
+        "delivery",
         "skip_reason",
-        "last_error",
         "created_at",
         "updated_at",
     ]
@@ -55,6 +52,9 @@ class TrialReminderAdmin(LeadSearchMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def delivery(self, obj):
+        return message_delivery(obj)
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -30,6 +30,7 @@ from .common import (
     TrialWhenFilter,
     badge,
     local_datetime,
+    message_delivery,
     sees_all_trials,
 )
 from .funnel import FunnelViewMixin
@@ -44,19 +45,25 @@ class TrialReminderInline(ReadOnlyInlineMixin, admin.TabularInline):
         "status_badge",
         "recipient",
         "sent_at",
-        "attempts",
+        "delivery",
         "why",
     ]
     readonly_fields = fields
     max_rows = None
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("message")
+
     @admin.display(description=_("status"))
     def status_badge(self, obj):
         return badge("reminder", obj.status, obj.get_status_display())
 
-    @admin.display(description=_("why not sent / last error"))
+    @admin.display(description=_("why not sent"))
     def why(self, obj):
-        return obj.skip_reason or obj.last_error or "—"
+        return obj.skip_reason or "—"
+
+    def delivery(self, obj):
+        return message_delivery(obj)
 
 
 class TrialStatusHistoryInline(StatusHistoryInline):

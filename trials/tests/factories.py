@@ -87,7 +87,6 @@ class TrialReminderFactory(factory.django.DjangoModelFactory):
     trial = factory.SubFactory(TrialFactory)
     kind = TrialReminder.Kind.BEFORE_TO_LEAD
     due_at = factory.LazyAttribute(lambda o: o.trial.starts_at - dt.timedelta(hours=2))
-    next_attempt_at = factory.LazyAttribute(lambda o: o.due_at)
 
 
 __all__ = [
