@@ -188,9 +188,11 @@ class ClientAdmin(ServiceErrorsAsMessagesMixin, ClientSearchMixin, admin.ModelAd
         "tags",
         "preferred_channel",
         "preferred_language",
-        "consent_email",
-        "consent_sms",
-        "consent_whatsapp",
+        # Marketing consent lives with the outbox (communications.ContactPreferences,
+        # edited inline on the client page).
+        "contact_preferences__marketing_email",
+        "contact_preferences__marketing_sms",
+        "contact_preferences__marketing_whatsapp",
         "created_at",
     ]
     # What the search looks at; get_search_results does the work (see search_clients).
@@ -246,9 +248,6 @@ class ClientAdmin(ServiceErrorsAsMessagesMixin, ClientSearchMixin, admin.ModelAd
                 {
                     "fields": [
                         "preferred_channel",
-                        "consent_email",
-                        "consent_sms",
-                        "consent_whatsapp",
                     ]
                 },
             ),

@@ -36,9 +36,6 @@ class ClientAdminForm(forms.ModelForm):
             "emergency_contact_phone",
             "preferred_language",
             "preferred_channel",
-            "consent_email",
-            "consent_sms",
-            "consent_whatsapp",
             "referred_by",
             "tags",
         ]

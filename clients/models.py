@@ -111,9 +111,6 @@ class Client(TimeStamped):
         choices=Channel.choices,
         default=Channel.EMAIL,
     )
-    consent_email = models.BooleanField(_("marketing by email"), default=False)
-    consent_sms = models.BooleanField(_("marketing by SMS"), default=False)
-    consent_whatsapp = models.BooleanField(_("marketing by WhatsApp"), default=False)
 
     referral_code = models.CharField(
         _("referral code"),

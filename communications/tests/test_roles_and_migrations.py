@@ -1,11 +1,13 @@
 import importlib
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client as Browser
 
-from clients.tests.factories import ClientFactory, UserFactory
+from clients.models import Client
+from clients.tests.factories import UserFactory
 from communications.models import ContactPreferences, Message, MessageTemplate
 from crm_project.setup import ensure_roles
 from crm_project.tests.admin_testing import changelist_url
@@ -49,17 +51,36 @@ def test_only_marketers_and_managers_edit_templates():
     assert not marketer.filter(codename="change_message").exists()  # a log
 
 
+@pytest.mark.django_db(transaction=True)
 def test_consent_ticked_on_clients_before_the_outbox_is_carried_over():
+    # given a database from before the move: clients with their own consent columns
     seeding = importlib.import_module(
         "communications.migrations.0002_seed_preferences_from_clients"
     )
-    agreed = ClientFactory(consent_sms=True, consent_email=False)
-    declined = ClientFactory()
+    before = [("clients", "0004_client_acquisition_source")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(
+        [*before, ("communications", "0002_seed_preferences_from_clients")]
+    ).apps
+    OldClient = old.get_model("clients", "Client")
+    agreed = OldClient.objects.create(
+        first_name="Ana", phone="+14155550101", consent_sms=True, referral_code="AGREED"
+    )
+    declined = OldClient.objects.create(
+        first_name="Bo", phone="+14155550102", referral_code="DECLINED"
+    )
 
-    seeding.seed(apps, None)
-    seeding.seed(apps, None)  # twice: nothing more
+    # when the outbox's data migration runs (twice: the second adds nothing), and
+    # the clients' columns go
+    seeding.seed(old, None)
+    seeding.seed(old, None)
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
-    prefs = ContactPreferences.objects.get(client=agreed)
+    # then the consent is where the outbox reads it
+    prefs = ContactPreferences.objects.get(client_id=agreed.pk)
     assert prefs.marketing_sms and prefs.marketing_sms_at is not None
     assert not prefs.marketing_email and prefs.marketing_email_at is None
-    assert not ContactPreferences.objects.filter(client=declined).exists()
+    assert not ContactPreferences.objects.filter(client_id=declined.pk).exists()
+    assert "consent_sms" not in {f.name for f in Client._meta.get_fields()}

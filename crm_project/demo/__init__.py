@@ -47,6 +47,7 @@ from clients.figures import (
     compute_figures,
 )
 from clients.models import Client, ClientNote, Interaction, Tag, new_referral_code
+from communications.models import ContactPreferences
 from crm_project.setup import ensure_roles
 from packages.catalogue import load_packages
 from packages.models import Package, PackagePurchase, Payment
@@ -138,6 +139,7 @@ def seed_demo(
         "history": AppointmentStatusHistory,
         "note": ClientNote,
         "interaction": Interaction,
+        "contact_preferences": ContactPreferences,
     }
     ids = {key: IdAllocator(connection, model) for key, model in id_models.items()}
     generator = Generator(

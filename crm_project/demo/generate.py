@@ -20,6 +20,7 @@ from django.utils import timezone
 from appointments.models import Appointment, AppointmentStatusHistory, Status
 from clients.figures import SourceAggregates, compute_figures
 from clients.models import REFERRAL_ALPHABET, Client, ClientNote, Interaction
+from communications.models import ContactPreferences
 from packages.models import PackagePurchase, Payment
 
 from . import names
@@ -48,9 +49,8 @@ CLIENTS = Table(
         "id", "created_at", "updated_at", "first_name", "last_name", "phone", "email",
         "birth_date", "address", "medical_history", "allergies",
         "emergency_contact_name", "emergency_contact_phone", "preferred_language",
-        "preferred_channel", "consent_email", "consent_sms", "consent_whatsapp",
-        "referral_code", "referred_by_id", "acquisition_source", "lifecycle_stage",
-        "total_visits",
+        "preferred_channel", "referral_code", "referred_by_id", "acquisition_source",
+        "lifecycle_stage", "total_visits",
         "first_visit_at", "last_visit_at", "total_spent", "lifetime_value",
         "rfm_score", "figures_updated_at",
     ),
@@ -97,6 +97,17 @@ NOTES = Table(
         "private",
     ),
 )  # fmt: skip
+# Marketing consent per channel (communications.ContactPreferences); a client without
+# a row has none.
+CONTACT_PREFERENCES = Table(
+    ContactPreferences,
+    (
+        "id", "created_at", "updated_at", "client_id", "marketing_email",
+        "marketing_email_at", "marketing_sms", "marketing_sms_at",
+        "marketing_whatsapp", "marketing_whatsapp_at", "preferred_channel",
+        "preferred_language",
+    ),
+)  # fmt: skip
 INTERACTIONS = Table(
     Interaction,
     (
@@ -108,6 +119,7 @@ INTERACTIONS = Table(
 # In write order: a row's foreign keys point at tables earlier in the list.
 TABLES = (
     CLIENTS,
+    CONTACT_PREFERENCES,
     CLIENT_TAGS,
     CLIENT_CONDITIONS,
     PURCHASES,
@@ -393,9 +405,6 @@ class Generator:
                 *self.emergency_contact(last),
                 language,
                 rng.choice(("email", "email", "sms", "whatsapp", "phone")),
-                rng.random() < 0.6,
-                rng.random() < 0.4,
-                rng.random() < 0.3,
                 referral_code(cid),
                 referred_by,
                 rng.choice(ACQUISITION_SOURCES),
@@ -409,7 +418,32 @@ class Generator:
                 self.now,
             ),
         )
+        self.contact_preferences(chunk, cid, created_at)
         self.notes_and_interactions(chunk, client)
+
+    def contact_preferences(self, chunk, cid: int, created_at) -> None:
+        """About 60 % agree to marketing email, 40 % SMS, 30 % WhatsApp."""
+        rng = self.rng
+        email, sms, whatsapp = (rng.random() < p for p in (0.6, 0.4, 0.3))
+        if not (email or sms or whatsapp):
+            return
+        chunk.add(
+            CONTACT_PREFERENCES,
+            (
+                self.ids["contact_preferences"].take(),
+                created_at,
+                created_at,
+                cid,
+                email,
+                created_at if email else None,
+                sms,
+                created_at if sms else None,
+                whatsapp,
+                created_at if whatsapp else None,
+                "",
+                "",
+            ),
+        )
 
     def emergency_contact(self, last: str) -> tuple[str, str]:
         rng = self.rng
