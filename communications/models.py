@@ -69,6 +69,7 @@ class Reason(models.TextChoices):
     INVALID_ADDRESS = "invalid_address", _("Address rejected")
     REJECTED = "rejected", _("Rejected by the provider")
     ERROR = "error", _("Error (retries exhausted)")
+    CANCELLED = "cancelled", _("Campaign cancelled")
 
 
 class MessageQuerySet(models.QuerySet):
@@ -424,6 +425,15 @@ class OptOut(TimeStamped):
     source = models.CharField(
         _("source"), max_length=20, choices=Source.choices, default=Source.STAFF
     )
+    # The message whose unsubscribe link recorded it: counts a campaign's unsubscribes.
+    message = models.ForeignKey(
+        Message,
+        verbose_name=_("from message"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="opt_outs",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("recorded by"),
@@ -756,3 +766,38 @@ class Campaign(TimeStamped):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CampaignChunk(models.Model):
+    """One slice of a campaign's recipients, enqueued by one task.
+
+    Written when the campaign starts (the segment's client ids, frozen then); the
+    task ``send_campaign_chunk`` enqueues its messages and stamps ``done_at`` in the
+    same transaction, so a second run of the task finds it done and does nothing.
+    """
+
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.CASCADE,
+        related_name="chunks",
+    )
+    number = models.PositiveIntegerField(_("number"))
+    # Position of the first client in the campaign: the throttle's slot offset.
+    offset = models.PositiveIntegerField(_("offset"), default=0)
+    client_ids = models.JSONField(_("client ids"), default=list)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign chunk")
+        verbose_name_plural = _("campaign chunks")
+        ordering = ["campaign", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "number"], name="campaign_chunk_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} #{self.number}"

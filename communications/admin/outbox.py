@@ -18,7 +18,13 @@ from crm_project.admin_tools import admin_link
 from crm_project.pagination import EstimatedCountPaginator
 
 from .. import rendering, services
-from ..models import ContactPreferences, Message, MessageTemplate, OptOut
+from ..models import (
+    ContactPreferences,
+    Message,
+    MessageKind,
+    MessageTemplate,
+    OptOut,
+)
 
 STATUS_COLOURS = {
     Message.Status.QUEUED: "secondary",
@@ -179,6 +185,7 @@ class MessageTemplateForm(forms.ModelForm):
         model = MessageTemplate
         fields = [
             "kind",
+            "name",
             "channel",
             "language",
             "is_active",
@@ -189,6 +196,8 @@ class MessageTemplateForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("name") and cleaned.get("kind") != MessageKind.CAMPAIGN:
+            self.add_error("name", _("Only campaign templates have a name."))
         try:
             rendering.compile_parts(
                 cleaned.get("subject") or "",
@@ -218,6 +227,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     form = MessageTemplateForm
     list_display = [
         "kind",
+        "name",
         "channel",
         "language",
         "subject",
@@ -226,11 +236,12 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     list_filter = ["kind", "channel", "language", "is_active"]
-    search_fields = ["subject", "body_text"]
+    search_fields = ["name", "subject", "body_text"]
     actions = ["test_send"]
     list_per_page = 50
     fields = [
         "kind",
+        "name",
         "channel",
         "language",
         "is_active",

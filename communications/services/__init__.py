@@ -4,8 +4,9 @@ Enqueue (jobs, campaigns, admin):
     enqueue_message(kind, *, channel, client=None, lead=None, user=None, about=None,
                     period="", context=None, send_after=None, language=None, by=None,
                     template=None) -> Message
-    enqueue_messages(specs: Iterable[MessageSpec], *, by=None) -> Counter
-    MessageSpec(kind, channel, client=..., about=..., period=..., ...)
+    enqueue_messages(specs: Iterable[MessageSpec], *, by=None, wake_senders=True)
+        -> Counter
+    MessageSpec(kind, channel, client=..., about=..., period=..., campaign_id=...)
     idempotency_key(kind, *, client=None, lead=None, user=None, about=None, period="")
 
 Send (tasks):

@@ -27,7 +27,10 @@ class MessageSpec:
     message is about (appointment, purchase, trial...); ``period`` tells apart
     messages of the same kind about the same thing ("2026-11-23", "2026-Q4",
     "24h"); ``context`` adds template variables; ``template`` forces one template
-    (a test send) instead of looking one up by kind, channel and language.
+    (a test send) instead of looking one up by kind, channel and language — a
+    named (campaign) template is taken in the recipient's language when a version
+    with the same name and channel exists. ``campaign_id`` links the row to its
+    campaign.
     """
 
     kind: str
@@ -41,6 +44,7 @@ class MessageSpec:
     send_after: dt.datetime | None = None
     language: str | None = None
     template: MessageTemplate | None = None
+    campaign_id: int | None = None
     key: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
@@ -121,6 +125,18 @@ class _Batch:
                 channel__in={s.channel for s in specs},
             )
         }
+        # Campaign templates in every language: (name, channel, language) -> template.
+        names = {s.template.name for s in specs if s.template and s.template.name}
+        self.named = (
+            {
+                (t.name, t.channel, t.language): t
+                for t in MessageTemplate.objects.filter(
+                    is_active=True, kind=MessageKind.CAMPAIGN, name__in=names
+                )
+            }
+            if names
+            else {}
+        )
         self.compiled: dict[int, rendering.Compiled] = {}
         self.content_types: dict[type, ContentType] = {}
         self.business = rendering.business()
@@ -128,6 +144,10 @@ class _Batch:
 
     def template_for(self, spec: MessageSpec, language: str):
         if spec.template is not None:
+            if spec.template.name:
+                return self.named.get(
+                    (spec.template.name, spec.channel, language), spec.template
+                )
             return spec.template
         return self.templates.get(
             (spec.kind, spec.channel, language)
@@ -158,6 +178,7 @@ class _Batch:
             send_after=due,
             next_attempt_at=due,
             idempotency_key=spec.key,
+            campaign_id=spec.campaign_id,
             created_by=by,
         )
         if spec.about is not None:
@@ -238,7 +259,7 @@ def _queue_senders(due_now: int) -> None:
         transaction.on_commit(send_due_messages.delay)
 
 
-def enqueue_messages(specs, *, by=None) -> Counter:
+def enqueue_messages(specs, *, by=None, wake_senders: bool = True) -> Counter:
     """Enqueue many messages at once (jobs, campaigns): insert-or-ignore in bulk.
 
     ``specs`` is an iterable of ``MessageSpec``. Consent, opt-outs and caps are loaded
@@ -249,8 +270,10 @@ def enqueue_messages(specs, *, by=None) -> Counter:
 
     Returns a Counter of outcomes: ``queued``, ``skipped:<reason>``, ``duplicate``
     (the key was already in the outbox or twice in ``specs``). Sender tasks are
-    queued on commit for the messages due now. Safe to run twice: the second run
-    counts every message as a duplicate and writes nothing.
+    queued on commit for the messages due now, unless ``wake_senders`` is False
+    (campaign chunks queue their own, one per chunk, to keep the number of broker
+    messages down). Safe to run twice: the second run counts every message as a
+    duplicate and writes nothing.
     """
     specs = list(specs)
     counts: Counter = Counter()
@@ -281,7 +304,8 @@ def enqueue_messages(specs, *, by=None) -> Counter:
             else:
                 counts["queued"] += 1
                 due_now += row.next_attempt_at <= now
-        _queue_senders(due_now)
+        if wake_senders:
+            _queue_senders(due_now)
     return +counts
 
 

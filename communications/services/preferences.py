@@ -25,9 +25,11 @@ def record_opt_out(
     channel: str = "",
     source: str = OptOut.Source.STAFF,
     by=None,
+    message=None,
 ) -> OptOut:
     """Record that a client or lead wants no more ``kind`` messages on ``channel``
-    ("" = every channel). A repeat call returns the existing row."""
+    ("" = every channel). A repeat call returns the existing row. ``message`` is the
+    message whose link was used (campaign statistics count unsubscribes by it)."""
     if (client is None) == (lead is None):
         raise ValueError("an opt-out belongs to a client or to a lead")
     with transaction.atomic():
@@ -36,7 +38,7 @@ def record_opt_out(
             lead=lead,
             kind=kind,
             channel=channel,
-            defaults={"source": source, "created_by": by},
+            defaults={"source": source, "created_by": by, "message": message},
         )
     return opt_out
 
@@ -52,6 +54,7 @@ def unsubscribe(message: Message, *, source: str) -> OptOut | None:
         lead=message.lead,
         channel=message.channel,
         source=source,
+        message=message,
     )
 
 
