@@ -27,6 +27,8 @@ LIMITS = {"soft_time_limit": 600, "time_limit": 660}
 
 def _run(job: str, **options) -> dict:
     run = run_job(job, **options)
+    if run.pk is None:  # nothing was due: not logged (see run_job's keep_empty)
+        return {"status": run.status}
     summary = {
         "run": run.pk,
         "status": run.status,
@@ -84,4 +86,4 @@ def send_post_visit_surveys() -> dict:
 @shared_task(soft_time_limit=50, time_limit=58)
 def send_due_scheduled_messages() -> dict:
     """Every minute: due scheduled messages and staff reminders."""
-    return _run(JobRun.Job.SCHEDULED_MESSAGES)
+    return _run(JobRun.Job.SCHEDULED_MESSAGES, keep_empty=False)

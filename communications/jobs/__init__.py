@@ -62,7 +62,13 @@ class Preview:
 
 
 def run_job(
-    job: str, *, now: dt.datetime | None = None, by=None, preview=False, **options
+    job: str,
+    *,
+    now: dt.datetime | None = None,
+    by=None,
+    preview=False,
+    keep_empty=True,
+    **options,
 ):
     """Run one job now and record it; returns the JobRun.
 
@@ -72,7 +78,9 @@ def run_job(
     silently; the chunks enqueued before the error stay enqueued. ``by`` is the
     staff member who ran it (None: the schedule). ``now`` stands in for the clock
     when judging what is due (tests, previews); ``options`` go to the job
-    (``next_24_hours_only=True`` for the hourly reminder pass).
+    (``next_24_hours_only=True`` for the hourly reminder pass). ``keep_empty=False``
+    (the every-minute scheduled messages) drops the record of a run that found
+    nothing to do and met no error, so the log is not a row a minute.
 
     ``preview=True`` writes nothing and returns a ``Preview``: each recipient, the
     channel, and whether the message would be queued, skipped (why) or is already in
@@ -100,6 +108,10 @@ def run_job(
     run.skipped = outcome.skipped
     run.failed = outcome.failed
     run.error = "\n".join(outcome.errors)
+    if not keep_empty and run.status == JobRun.Status.DONE and not outcome.counts:
+        JobRun.objects.filter(pk=run.pk).delete()
+        run.pk = None
+        return run
     run.save()
     return run
 

@@ -147,3 +147,15 @@ def test_a_sent_message_cannot_be_cancelled():
 
     with pytest.raises(ValidationError, match="still scheduled"):
         cancel_scheduled_message(item)
+
+
+def test_the_every_minute_task_logs_only_runs_that_did_something():
+    from communications.tasks_jobs import send_due_scheduled_messages
+
+    idle = send_due_scheduled_messages.delay().get()
+    scheduled(-1)
+    busy = send_due_scheduled_messages.delay().get()
+
+    assert idle == {"status": JobRun.Status.DONE}
+    assert busy["enqueued"] == 1
+    assert list(JobRun.objects.values_list("job", "enqueued")) == [(JOB, 1)]
