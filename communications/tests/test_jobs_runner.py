@@ -129,3 +129,14 @@ def test_the_preview_of_scheduled_messages_shows_staff_reminders_and_writes_noth
     assert sorted(r.outcome for r in preview.rows) == ["queue", "staff"]
     assert not ScheduledMessage.objects.exclude(status="scheduled").exists()
     assert not Message.objects.exists()
+
+
+def test_every_jobs_task_is_registered_and_scheduled_by_default():
+    from crm_project.celery import app
+    from crm_project.setup import DEFAULT_SCHEDULES
+
+    scheduled = {item.task for item in DEFAULT_SCHEDULES}
+    for job in JOBS.values():
+        for task in job.tasks:
+            assert task in app.tasks, task
+            assert task in scheduled, task
