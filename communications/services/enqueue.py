@@ -17,6 +17,9 @@ from ..models import MARKETING_KINDS, Channel, Message, MessageKind, MessageTemp
 from . import policy
 
 INSERT_CHUNK = 1000
+# Checked for every spec: the enums' ``values`` build a new list on each access.
+KINDS = frozenset(MessageKind.values)
+CHANNELS = frozenset(Channel.values)
 
 
 @dataclass
@@ -48,9 +51,9 @@ class MessageSpec:
     key: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
-        if self.kind not in MessageKind.values:
+        if self.kind not in KINDS:
             raise ValueError(f"unknown message kind {self.kind!r}")
-        if self.channel not in Channel.values:
+        if self.channel not in CHANNELS:
             raise ValueError(f"unknown channel {self.channel!r}")
         if sum(x is not None for x in (self.client, self.lead, self.user)) != 1:
             raise ValueError("a message has exactly one of client, lead or user")

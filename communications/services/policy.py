@@ -34,6 +34,7 @@ WINDOWS = {
     "week": dt.timedelta(days=7),
     "month": dt.timedelta(days=30),
 }
+LANGUAGES = frozenset(Language.values)  # checked per message: build it once
 SENT_STATUSES = (
     Message.Status.SENT,
     Message.Status.DELIVERED,
@@ -170,7 +171,7 @@ class RecipientFacts:
             or (client.preferred_language if client is not None else "")
             or settings.LANGUAGE_CODE
         )
-        return language if language in Language.values else Language.ENGLISH
+        return language if language in LANGUAGES else Language.ENGLISH
 
 
 def count_marketing_sent(client_ids, channels, *, now=None) -> dict[tuple, dict]:

@@ -1,0 +1,47 @@
+"""The worker processes of ``bench_campaign`` (a module Django does not list as a
+command: its name starts with an underscore).
+
+Spawned, not forked, so each opens its own database and broker connections; nothing
+Django is imported at the top, since a spawned process unpickles these functions
+before Django is set up.
+"""
+
+import os
+
+_published = None
+
+
+def init_worker(counter, database_name: str) -> None:
+    """Set up Django on the benchmark's database and count what this process
+    publishes to the broker in ``counter`` (a shared integer)."""
+    global _published
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings")
+    import django
+
+    django.setup()
+    from celery.signals import before_task_publish
+    from django.conf import settings
+
+    from crm_project.celery import app
+
+    settings.DATABASES["default"]["NAME"] = database_name
+    app.conf.task_always_eager = False
+    app.loader.import_default_modules()  # registers the tasks, as a worker does
+    _published = counter
+    before_task_publish.connect(_count, weak=False)
+
+
+def _count(sender=None, **kwargs) -> None:
+    with _published.get_lock():
+        _published.value += 1
+
+
+def ready(_n: int = 0) -> bool:
+    return True
+
+
+def run_task(name: str, args, kwargs) -> None:
+    """Run a task taken from the broker here, as a worker would; errors propagate."""
+    from crm_project.celery import app
+
+    app.tasks[name].apply(args=args, kwargs=kwargs).get()
