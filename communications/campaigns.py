@@ -57,21 +57,21 @@ def _locked(campaign: Campaign) -> Campaign:
     return Campaign.objects.select_for_update().get(pk=campaign.pk)
 
 
-def schedule_campaign(campaign: Campaign, *, at: dt.datetime, by) -> Campaign:
-    """Send ``campaign`` at ``at`` (the every-minute job starts it). A draft or an
-    already scheduled campaign (re)scheduled; anything else is a ValidationError."""
-    if at is None:
-        raise ValidationError(_("Choose when to send the campaign."))
+def schedule_campaign(campaign: Campaign, *, at: dt.datetime | None, by) -> Campaign:
+    """Send ``campaign`` at ``at`` (the every-minute job starts it); ``at`` None
+    takes a scheduled campaign back to draft. Only drafts and scheduled campaigns
+    can be (re)scheduled; anything else is a ValidationError."""
     with transaction.atomic():
         campaign = _locked(campaign)
-        if campaign.status == Campaign.Status.SCHEDULED and campaign.scheduled_at == at:
+        status = Campaign.Status.SCHEDULED if at else Campaign.Status.DRAFT
+        if campaign.status == status and campaign.scheduled_at == at:
             return campaign
         if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
             raise ValidationError(
                 _("Only a draft can be scheduled; this campaign is %(status)s.")
                 % {"status": campaign.get_status_display()}
             )
-        campaign.status = Campaign.Status.SCHEDULED
+        campaign.status = status
         campaign.scheduled_at = at
         campaign.save(update_fields=["status", "scheduled_at", "updated_at"])
     logger.info("Campaign %s scheduled for %s by %s", campaign.pk, at, by)

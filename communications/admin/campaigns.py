@@ -238,15 +238,13 @@ class CampaignAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        """A draft given a time is scheduled (through the service)."""
+        """A draft given a time is scheduled, a scheduled one without a time goes
+        back to draft (through the service)."""
         if not change:
             obj.created_by = request.user
         scheduled_at = obj.scheduled_at
         super().save_model(request, obj, form, change)
-        if scheduled_at and obj.status in (
-            Campaign.Status.DRAFT,
-            Campaign.Status.SCHEDULED,
-        ):
+        if obj.status in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
             campaign_services.schedule_campaign(obj, at=scheduled_at, by=request.user)
             obj.refresh_from_db()
 

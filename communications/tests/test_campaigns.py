@@ -298,6 +298,19 @@ def test_a_scheduled_campaign_is_started_by_the_every_minute_job_when_due(
     assert campaign.skipped == {"opted_out": 1, "no_consent": 1, "capped": 1}
 
 
+def test_scheduling_again_moves_the_time_and_no_time_means_draft(campaign):
+    at = timezone.now() + dt.timedelta(days=1)
+    schedule_campaign(campaign, at=at, by=None)
+    schedule_campaign(campaign, at=at, by=None)
+    later = schedule_campaign(campaign, at=at + dt.timedelta(hours=1), by=None)
+
+    assert later.status == Campaign.Status.SCHEDULED
+    assert later.scheduled_at == at + dt.timedelta(hours=1)
+    unscheduled = schedule_campaign(campaign, at=None, by=None)
+    assert unscheduled.status == Campaign.Status.DRAFT
+    assert unscheduled.scheduled_at is None
+
+
 def test_a_campaign_is_sent_only_when_nothing_of_it_is_queued(campaign, audience):
     send_campaign_now(campaign, by=None)
     assert not finish_campaign(campaign)  # its chunk is not done
