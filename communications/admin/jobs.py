@@ -11,9 +11,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django_celery_beat.models import PeriodicTask
 
@@ -150,7 +149,7 @@ class JobRunAdmin(admin.ModelAdmin):
 
     def _job(self, job: str):
         if job not in JOBS:
-            raise Http404(_t("No such job."))
+            raise Http404(gettext("No such job."))
         return JOBS[job]
 
     def may_run(self, request) -> bool:
@@ -185,7 +184,7 @@ class JobRunAdmin(admin.ModelAdmin):
         ]
         context = self._context(
             request,
-            title=_t("Automated jobs"),
+            title=gettext("Automated jobs"),
             rows=rows,
             may_run=self.may_run(request),
         )
@@ -198,7 +197,7 @@ class JobRunAdmin(admin.ModelAdmin):
         preview = run_job(job, preview=True)
         context = self._context(
             request,
-            title=_t("Preview: %(job)s") % {"job": JobRun.Job(job).label},
+            title=gettext("Preview: %(job)s") % {"job": JobRun.Job(job).label},
             job=job,
             preview=preview,
             counts=sorted(preview.counts.items()),
@@ -217,7 +216,7 @@ class JobRunAdmin(admin.ModelAdmin):
             raise PermissionDenied
         self._job(job)
         run = run_job(job, by=request.user)
-        summary = _t(
+        summary = gettext(
             "%(job)s: %(enqueued)d enqueued, %(duplicates)d already in the outbox, "
             "%(skipped)d skipped%(reasons)s."
         ) % {
@@ -230,7 +229,7 @@ class JobRunAdmin(admin.ModelAdmin):
         if run.status == JobRun.Status.FAILED:
             self.message_user(
                 request,
-                _t("%(summary)s It failed: %(error)s")
+                gettext("%(summary)s It failed: %(error)s")
                 % {"summary": summary, "error": run.error},
                 messages.ERROR,
             )
@@ -451,7 +450,7 @@ class ScheduledMessageAdmin(admin.ModelAdmin):
         else:
             self.message_user(
                 request,
-                _t("Marked as done: %(item)s") % {"item": scheduled},
+                gettext("Marked as done: %(item)s") % {"item": scheduled},
                 messages.SUCCESS,
             )
         target = request.POST.get("next", "")
