@@ -50,7 +50,7 @@ SENT_OR_LATER = (
 
 
 def chunk_size() -> int:
-    return getattr(settings, "COMMUNICATIONS_CAMPAIGN_CHUNK_SIZE", 2000)
+    return settings.COMMUNICATIONS_CAMPAIGN_CHUNK_SIZE
 
 
 def _locked(campaign: Campaign) -> Campaign:

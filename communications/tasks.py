@@ -23,3 +23,9 @@ def send_due_messages(limit: int | None = None) -> dict:
 def send_message(message_id: int) -> dict:
     """Send one message now if it is still due; a second run does nothing."""
     return dict(services.send_message(message_id))
+
+
+# The automated jobs' and the campaigns' tasks live in their own modules; importing
+# them registers them.
+from .tasks_campaigns import *  # noqa: E402, F403
+from .tasks_jobs import *  # noqa: E402, F403

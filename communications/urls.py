@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import survey, views
 
 app_name = "communications"
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("u/<str:token>/", views.unsubscribe_view, name="unsubscribe"),
     path("o/<str:token>.gif", views.open_pixel, name="open"),
     path("l/<str:token>/", views.click_redirect, name="click"),
+    path("s/<str:token>/", survey.survey_view, name="survey"),
 ]

@@ -11,6 +11,8 @@ from trials.selectors import trials_for_dashboard
 
 # The dashboard lists this many overdue follow-ups; "See all" opens the rest.
 OVERDUE_FOLLOW_UPS_SHOWN = 15
+# ...and this many due scheduled messages and reminders.
+DUE_MESSAGES_SHOWN = 15
 
 
 def overdue_follow_ups(user, now=None):
@@ -48,4 +50,13 @@ def dashboard_context(request) -> dict:
     if user.has_perm("trials.view_trial"):
         # Today's trial lessons, and those whose attendance or result is owed.
         context["trials_to_follow"] = trials_for_dashboard(user)
+    if user.has_perm("communications.view_scheduledmessage"):
+        # Scheduled messages sent and staff reminders come due: the user's own and
+        # unassigned ones, until someone marks them done.
+        from communications.jobs import due_for
+
+        context["due_scheduled_messages"] = list(due_for(user)[:DUE_MESSAGES_SHOWN])
+        context["may_mark_done"] = user.has_perm(
+            "communications.change_scheduledmessage"
+        )
     return context

@@ -353,6 +353,21 @@ COMMUNICATIONS_PUBLIC_URL = env.str("COMMUNICATIONS_PUBLIC_URL", default=CRM_SIT
 COMMUNICATIONS_UNSUBSCRIBE_EMAIL = env.str(
     "COMMUNICATIONS_UNSUBSCRIBE_EMAIL", default=""
 )
+# Automated jobs (communications.jobs): package expiry warnings this many days ahead;
+# reactivation of clients not seen for this many days (at most once a quarter);
+# post-visit survey links work for this many days.
+COMMUNICATIONS_EXPIRY_WARNING_DAYS = env.int(
+    "COMMUNICATIONS_EXPIRY_WARNING_DAYS", default=7
+)
+COMMUNICATIONS_REACTIVATION_DAYS = env.int(
+    "COMMUNICATIONS_REACTIVATION_DAYS", default=90
+)
+COMMUNICATIONS_SURVEY_LINK_DAYS = env.int("COMMUNICATIONS_SURVEY_LINK_DAYS", default=30)
+# Campaigns fan out in chunks of this many clients: one task each (so 50,000 clients
+# are 25 broker messages plus their senders).
+COMMUNICATIONS_CAMPAIGN_CHUNK_SIZE = env.int(
+    "COMMUNICATIONS_CAMPAIGN_CHUNK_SIZE", default=2000
+)
 # Twilio (communications.channels.twilio.TwilioBackend): credentials, senders, and
 # the API's base URL (tests point it at a local server).
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
@@ -405,6 +420,10 @@ JAZZMIN_SETTINGS = {
         "communications.MessageTemplate",
         "communications.ContactPreferences",
         "communications.OptOut",
+        "communications.ScheduledMessage",
+        "communications.JobRun",
+        "communications.Segment",
+        "communications.Campaign",
         "services",
         "auth",
         "django_celery_beat",
@@ -445,6 +464,10 @@ JAZZMIN_SETTINGS = {
         "communications.MessageTemplate": "fas fa-file-alt",
         "communications.ContactPreferences": "fas fa-user-check",
         "communications.OptOut": "fas fa-user-slash",
+        "communications.ScheduledMessage": "fas fa-calendar-plus",
+        "communications.JobRun": "fas fa-robot",
+        "communications.Segment": "fas fa-filter",
+        "communications.Campaign": "fas fa-bullhorn",
         "django_celery_beat.PeriodicTask": "fas fa-clock",
         "django_celery_beat.CrontabSchedule": "fas fa-calendar-alt",
         "django_celery_beat.IntervalSchedule": "fas fa-stopwatch",
@@ -452,6 +475,14 @@ JAZZMIN_SETTINGS = {
         "django_celery_beat.SolarSchedule": "fas fa-sun",
     },
     "custom_links": {
+        "communications": [
+            {
+                "name": _("Automated jobs"),
+                "url": "admin:communications_jobrun_jobs",
+                "icon": "fas fa-cogs",
+                "permissions": ["communications.view_jobrun"],
+            }
+        ],
         "scheduling": [
             {
                 "name": _("Room occupancy grid"),

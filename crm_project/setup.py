@@ -70,6 +70,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "communications.message": VIEW,
         "communications.contactpreferences": EDIT,
         "communications.optout": EDIT,
+        # Messages and reminders for a client at a time; due ones on the dashboard.
+        "communications.scheduledmessage": EDIT,
     },
     "salesperson": {
         "clients.client": EDIT,
@@ -91,6 +93,7 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "trials.trial": EDIT,
         "trials.trialreminder": VIEW,
         "trials.trialstatushistory": VIEW,
+        "communications.scheduledmessage": EDIT,
     },
     "marketer": {
         "clients.client": VIEW,
@@ -105,6 +108,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
         "communications.message": VIEW,
         "communications.contactpreferences": EDIT,
         "communications.optout": EDIT,
+        "communications.segment": ALL,
+        "communications.campaign": ALL,
     },
 }
 # Custom permissions on top of the model ones.
@@ -254,6 +259,90 @@ DEFAULT_SCHEDULES.append(
         hour="*",
         description="Every minute: send the outbox's due messages (scheduled, "
         "deferred past quiet hours, retries) and requeue any stuck in sending.",
+    )
+)
+
+
+# The automated messages (communications.jobs). Each run is logged as a Job run; a
+# job run twice messages nobody twice (the outbox's idempotency keys).
+DEFAULT_SCHEDULES.extend(
+    [
+        DefaultSchedule(
+            name="Appointment reminders",
+            task="communications.tasks_jobs.send_appointment_reminders",
+            # Every day at 09:00.
+            minute="0",
+            hour="9",
+            description="Every day at 09:00: reminders for tomorrow's appointments.",
+        ),
+        DefaultSchedule(
+            name="Appointment reminders for late bookings",
+            task="communications.tasks_jobs.send_late_appointment_reminders",
+            # Every hour on the hour.
+            minute="0",
+            hour="*",
+            description="Every hour on the hour: reminders for appointments starting "
+            "within 24 hours that have none yet (booked after the 09:00 run).",
+        ),
+        DefaultSchedule(
+            name="Package expiry warnings",
+            task="communications.tasks_jobs.send_package_expiry_warnings",
+            # Every day at 10:00.
+            minute="0",
+            hour="10",
+            description="Every day at 10:00: warn clients whose package expires "
+            "within 7 days (once per purchase).",
+        ),
+        DefaultSchedule(
+            name="Birthday greetings",
+            task="communications.tasks_jobs.send_birthday_greetings",
+            # Every day at 08:00.
+            minute="0",
+            hour="8",
+            description="Every day at 08:00: birthday greetings (once a year per "
+            "client, with marketing consent).",
+        ),
+        DefaultSchedule(
+            name="Reactivation messages",
+            task="communications.tasks_jobs.send_reactivation_messages",
+            # Every day at 11:00.
+            minute="0",
+            hour="11",
+            description="Every day at 11:00: clients with no visit for 90 days "
+            "(at most once a quarter each, with marketing consent).",
+        ),
+        DefaultSchedule(
+            name="Post-visit surveys",
+            task="communications.tasks_jobs.send_post_visit_surveys",
+            # Every day at 10:30.
+            minute="30",
+            hour="10",
+            description="Every day at 10:30: ask yesterday's clients to rate their "
+            "visit (once per appointment).",
+        ),
+        DefaultSchedule(
+            name="Scheduled messages",
+            task="communications.tasks_jobs.send_due_scheduled_messages",
+            # Every minute: staff schedule these to the minute.
+            minute="*",
+            hour="*",
+            description="Every minute: send the scheduled one-off messages that are "
+            "due and list due staff reminders on the dashboard.",
+        ),
+    ]
+)
+
+
+DEFAULT_SCHEDULES.append(
+    DefaultSchedule(
+        name="Campaigns",
+        task="communications.tasks.run_due_campaigns",
+        # Every minute: campaigns are scheduled to the minute, and a sending one is
+        # marked sent as soon as its last message has gone.
+        minute="*",
+        hour="*",
+        description="Every minute: start the scheduled campaigns that are due, "
+        "publish again any lost batch, and mark finished campaigns sent.",
     )
 )
 

@@ -28,6 +28,20 @@ STALE_IMPORTS = "Stale lead imports"
 TRIAL_REMINDERS = "Trial reminders"
 ROOM_OCCUPANCY = "Room occupancy"
 SEND_MESSAGES = "Send due messages"
+CAMPAIGNS = "Campaigns"
+JOB_SCHEDULES = {
+    "Appointment reminders": ("send_appointment_reminders", "0", "9"),
+    "Appointment reminders for late bookings": (
+        "send_late_appointment_reminders",
+        "0",
+        "*",
+    ),
+    "Package expiry warnings": ("send_package_expiry_warnings", "0", "10"),
+    "Birthday greetings": ("send_birthday_greetings", "0", "8"),
+    "Reactivation messages": ("send_reactivation_messages", "0", "11"),
+    "Post-visit surveys": ("send_post_visit_surveys", "30", "10"),
+    "Scheduled messages": ("send_due_scheduled_messages", "*", "*"),
+}
 
 
 def member_of(role: str):
@@ -216,6 +230,26 @@ DEFAULTS = {
     ),
     SEND_MESSAGES: (
         "communications.tasks.send_due_messages",
+        True,
+        "*",
+        "*",
+        "*",
+        django_settings.TIME_ZONE,
+    ),
+    # The automated messages (communications.jobs).
+    **{
+        name: (
+            f"communications.tasks_jobs.{task}",
+            True,
+            minute,
+            hour,
+            "*",
+            django_settings.TIME_ZONE,
+        )
+        for name, (task, minute, hour) in JOB_SCHEDULES.items()
+    },
+    CAMPAIGNS: (
+        "communications.tasks.run_due_campaigns",
         True,
         "*",
         "*",
