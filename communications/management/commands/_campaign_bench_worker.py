@@ -11,11 +11,17 @@ import os
 _published = None
 
 
-def init_worker(counter, database_name: str) -> None:
+def init_worker(counter, database_name: str, secret_key: str) -> None:
     """Set up Django on the benchmark's database and count what this process
-    publishes to the broker in ``counter`` (a shared integer)."""
+    publishes to the broker in ``counter`` (a shared integer).
+
+    The parent's secret key is passed on: a parent started by the test runner or
+    with DEBUG may have none in its environment, and settings refuse to start
+    without one.
+    """
     global _published
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_project.settings")
+    os.environ.setdefault("SECRET_KEY", secret_key)
     import django
 
     django.setup()

@@ -22,6 +22,7 @@ import uuid
 from collections import Counter
 
 from celery.signals import before_task_publish
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.test.utils import override_settings
@@ -92,11 +93,21 @@ class Command(BaseCommand):
         self.pool = context.Pool(
             workers,
             initializer=init_worker,
-            initargs=(self.published_by_workers, connection.settings_dict["NAME"]),
+            initargs=(
+                self.published_by_workers,
+                connection.settings_dict["NAME"],
+                settings.SECRET_KEY,
+            ),
         )
         try:
-            # Started (Django set up in each) before the clock runs.
-            self.pool.map(ready, range(workers))
+            # Started (Django set up in each) before the clock runs. A worker that
+            # cannot start is replaced by the pool forever: give up after a while.
+            try:
+                self.pool.map_async(ready, range(workers)).get(timeout=120)
+            except multiprocessing.TimeoutError as exc:
+                raise CommandError(
+                    "The benchmark's worker processes did not start within 120 s."
+                ) from exc
             with override_settings(
                 COMMUNICATIONS_EMAIL_BACKEND=NOOP,
                 COMMUNICATIONS_QUIET_HOURS_START="00:00",
