@@ -9,6 +9,7 @@ and fails the second at once. Backends are chosen per channel by settings
 ``COMMUNICATIONS_WHATSAPP_BACKEND``) and built once per sender batch.
 """
 
+import abc
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -51,20 +52,21 @@ class PermanentError(ChannelError):
         self.invalid_address = invalid_address
 
 
-class Backend:
+class Backend(abc.ABC):
     """Base class. ``channel`` is the channel this instance sends for."""
 
     def __init__(self, channel: str):
         self.channel = channel
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: B027 (optional hook: most backends need none)
         """Called before a batch (an SMTP connection, an HTTP session)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook, as open)
         """Called after a batch, also after errors."""
 
-    def send(self, message) -> Result:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abc.abstractmethod
+    def send(self, message) -> Result:
+        """Send ``message``; raise TransientError or PermanentError on failure."""
 
 
 def get_backend(channel: str) -> Backend:
