@@ -1,6 +1,7 @@
 """What every automated job shares: the job interface, chunked enqueueing that
 records what failed, and the read-only preview of who a job would message."""
 
+import abc
 import datetime as dt
 import logging
 from collections import Counter
@@ -66,16 +67,29 @@ class PreviewRow:
         return ""
 
 
-class Job:
-    """An automated job: ``specs(now)`` says what it would enqueue (read-only);
-    ``run`` enqueues it in chunks; ``preview`` explains it without writing."""
+class Job(abc.ABC):
+    """An automated job: ``run`` enqueues what is due now (recording the outcome),
+    ``preview`` explains it without writing anything."""
 
     name: str = ""
     tasks: tuple[str, ...] = ()
     description = ""
 
+    @abc.abstractmethod
+    def run(self, now: dt.datetime, *, by, outcome: Outcome, **options) -> None:
+        """Enqueue what is due at ``now``; add counts and failures to ``outcome``."""
+
+    @abc.abstractmethod
+    def preview(self, now: dt.datetime, **options) -> list[PreviewRow]:
+        """Who would be messaged at ``now``, and how; writes nothing."""
+
+
+class SpecJob(Job):
+    """A job that is a read-only list of messages (``specs``), enqueued in chunks."""
+
+    @abc.abstractmethod
     def specs(self, now: dt.datetime, **options) -> list[MessageSpec]:
-        raise NotImplementedError
+        """What the job would enqueue at ``now`` (read-only)."""
 
     def run(self, now: dt.datetime, *, by, outcome: Outcome, **options) -> None:
         # A savepoint: a failing query must not poison the caller's transaction.

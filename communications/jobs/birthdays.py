@@ -11,7 +11,7 @@ from clients.models import Client
 
 from ..models import JobRun, MessageKind
 from ..services import MessageSpec, preferred_channels
-from .base import Job
+from .base import SpecJob
 
 
 def birthdays_on(day: dt.date):
@@ -23,7 +23,7 @@ def birthdays_on(day: dt.date):
     return Client.objects.filter(match).order_by("pk")
 
 
-class Birthdays(Job):
+class Birthdays(SpecJob):
     name = JobRun.Job.BIRTHDAYS
     tasks = ("communications.tasks_jobs.send_birthday_greetings",)
     description = _(

@@ -10,7 +10,7 @@ from packages.models import PackagePurchase
 
 from ..models import JobRun, MessageKind
 from ..services import MessageSpec, preferred_channels
-from .base import Job
+from .base import SpecJob
 
 
 def purchases_to_warn(now: dt.datetime):
@@ -26,7 +26,7 @@ def purchases_to_warn(now: dt.datetime):
     )
 
 
-class PackageExpiry(Job):
+class PackageExpiry(SpecJob):
     name = JobRun.Job.PACKAGE_EXPIRY
     tasks = ("communications.tasks_jobs.send_package_expiry_warnings",)
     description = _(

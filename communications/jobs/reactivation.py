@@ -12,7 +12,7 @@ from clients.models import Client
 
 from ..models import JobRun, MessageKind
 from ..services import MessageSpec, preferred_channels
-from .base import Job
+from .base import SpecJob
 from .reminders import REMINDED_STATUSES
 
 
@@ -35,7 +35,7 @@ def clients_to_reactivate(now: dt.datetime):
     )
 
 
-class Reactivation(Job):
+class Reactivation(SpecJob):
     name = JobRun.Job.REACTIVATION
     tasks = ("communications.tasks_jobs.send_reactivation_messages",)
     description = _(

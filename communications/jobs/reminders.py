@@ -19,7 +19,7 @@ from crm_project.timeutils import day_bounds
 
 from ..models import JobRun, MessageKind
 from ..services import MessageSpec, preferred_channels
-from .base import Job
+from .base import SpecJob
 
 # Only these still expect the client: a checked-in or cancelled visit needs no reminder.
 REMINDED_STATUSES = (Appointment.Status.SCHEDULED, Appointment.Status.CONFIRMED)
@@ -42,7 +42,7 @@ def appointments_to_remind(now: dt.datetime, *, next_24_hours_only: bool = False
     )
 
 
-class AppointmentReminders(Job):
+class AppointmentReminders(SpecJob):
     name = JobRun.Job.APPOINTMENT_REMINDERS
     tasks = (
         "communications.tasks_jobs.send_appointment_reminders",

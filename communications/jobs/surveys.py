@@ -22,7 +22,7 @@ from crm_project.timeutils import day_bounds
 from .. import tracking
 from ..models import JobRun, MessageKind
 from ..services import MessageSpec, preferred_channels
-from .base import Job
+from .base import SpecJob
 
 SURVEY_SALT = "communications.survey"
 
@@ -81,7 +81,7 @@ def answer_survey(
     return locked, True
 
 
-class PostVisitSurveys(Job):
+class PostVisitSurveys(SpecJob):
     name = JobRun.Job.POST_VISIT_SURVEYS
     tasks = ("communications.tasks_jobs.send_post_visit_surveys",)
     description = _(
