@@ -4,15 +4,9 @@ Every chunk task is published twice, as a broker redelivery would: each client s
 gets exactly one message, sent once, and one timeline entry.
 """
 
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
-import redis
-from django.conf import settings
 from django.db.models import Count
 
 from clients.models import Interaction
@@ -28,7 +22,7 @@ from communications.models import (
     Segment,
 )
 from communications.tasks_campaigns import send_campaign_chunk
-from crm_project.tests.test_worker import test_database_url, wait_for
+from crm_project.tests.test_worker import running_worker, wait_for
 
 from .factories import ContactPreferencesFactory
 
@@ -47,64 +41,13 @@ def two_workers(tmp_path):
     through the no-op backend with no quiet hours."""
     queue = f"crm-test-{uuid.uuid4().hex[:12]}"
     log = tmp_path / "worker.log"
-    noop = "communications.channels.noop.NoopBackend"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": test_database_url(),
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "SECRET_KEY": uuid.uuid4().hex * 2,
-        "DEBUG": "false",
-        "CONN_MAX_AGE": "0",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "LOG_LEVEL": "INFO",
-        "COMMUNICATIONS_EMAIL_BACKEND": noop,
+    env = {
+        "COMMUNICATIONS_EMAIL_BACKEND": "communications.channels.noop.NoopBackend",
         "COMMUNICATIONS_QUIET_HOURS_START": "00:00",
         "COMMUNICATIONS_QUIET_HOURS_END": "00:00",
     }
-    command = [
-        str(Path(sys.executable).parent / "celery"),
-        "-A",
-        "crm_project",
-        "worker",
-        "--pool=prefork",
-        "--concurrency=2",
-        "-Q",
-        queue,
-        "-n",
-        f"{queue}@%h",
-        "--without-heartbeat",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel=INFO",
-    ]
-    with log.open("w") as output:
-        process = subprocess.Popen(  # noqa: S603
-            command,
-            cwd=settings.BASE_DIR,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(
-            lambda: " ready." in log.read_text(),
-            what="the workers to start",
-            log=log,
-            worker=process,
-        )
+    with running_worker(queue, log, pool="prefork", concurrency=2, env=env) as process:
         yield queue, log, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        client = redis.Redis.from_url(os.environ["REDIS_URL"])
-        client.delete(
-            queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
-        )
-        client.close()
 
 
 def test_a_campaign_through_real_workers_sends_each_message_exactly_once(

@@ -2,14 +2,7 @@
 workers through Redis. Sends are counted in the file backend's output, which
 records every call the sender makes to a channel backend."""
 
-import os
-import subprocess
-import sys
-import uuid
-from pathlib import Path
-
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 
 from clients.tests.factories import ClientFactory
@@ -18,7 +11,7 @@ from communications.services import MessageSpec, enqueue_messages, send_due_mess
 from communications.tasks import send_due_messages as send_due_messages_task
 from crm_project.tests.concurrency import race
 from crm_project.tests.test_worker import (  # noqa: F401 - worker is a fixture
-    test_database_url,
+    running_worker,
     wait_for,
     worker,
 )
@@ -126,49 +119,8 @@ def second_worker(outbox_worker):
     """A second worker process on the first one's queue."""
     queue, log, first = outbox_worker
     log2 = log.parent / "worker2.log"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": test_database_url(),
-        "SECRET_KEY": uuid.uuid4().hex * 2,
-        "DEBUG": "false",
-        "CONN_MAX_AGE": "0",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-    }
-    command = [
-        str(Path(sys.executable).parent / "celery"),
-        "-A",
-        "crm_project",
-        "worker",
-        "--pool=solo",
-        "--concurrency=1",
-        "-Q",
-        queue,
-        "-n",
-        f"{queue}-2@%h",
-        "--without-heartbeat",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel=INFO",
-    ]
-    with log2.open("w") as output:
-        process = subprocess.Popen(  # noqa: S603
-            command,
-            cwd=django_settings.BASE_DIR,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(
-            lambda: " ready." in log2.read_text(),
-            what="the second worker",
-            log=log2,
-            worker=process,
-        )
-        yield queue, (log, log2), (first, process)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with running_worker(queue, log2, node=f"{queue}-2", forget_queue=False) as second:
+        yield queue, (log, log2), (first, second)
 
 
 @pytest.mark.redis

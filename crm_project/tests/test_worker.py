@@ -5,6 +5,7 @@ committed and writes the results the test then reads back. It consumes only its 
 uniquely named queue, so no other worker can take these tasks.
 """
 
+import contextlib
 import datetime as dt
 import os
 import subprocess
@@ -57,11 +58,21 @@ def wait_for(condition, *, what: str, log: Path, worker: subprocess.Popen) -> No
     pytest.fail(f"timed out waiting for {what}; worker log:\n{log.read_text()}")
 
 
-@pytest.fixture
-def worker(tmp_path):
-    """A worker process on a queue of its own; yields (queue, log path, process)."""
-    queue = f"crm-test-{uuid.uuid4().hex[:12]}"
-    log = tmp_path / "worker.log"
+@contextlib.contextmanager
+def running_worker(
+    queue: str,
+    log: Path,
+    *,
+    node: str = "",
+    pool: str = "solo",
+    concurrency: int = 1,
+    env: dict | None = None,
+    forget_queue: bool = True,
+):
+    """A ``celery worker`` process consuming only ``queue``, against the test
+    database, logging to ``log``; yields the process once it is ready, stops it
+    after. ``env`` adds settings for the worker; ``forget_queue`` removes the
+    queue's keys from Redis afterwards (leave it to the last worker on a queue)."""
     environment = {
         **os.environ,
         "DATABASE_URL": test_database_url(),
@@ -71,18 +82,19 @@ def worker(tmp_path):
         "CONN_MAX_AGE": "0",
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "LOG_LEVEL": "INFO",
+        **(env or {}),
     }
     command = [
         str(Path(sys.executable).parent / "celery"),
         "-A",
         "crm_project",
         "worker",
-        "--pool=solo",
-        "--concurrency=1",
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
         "-Q",
         queue,
         "-n",
-        f"{queue}@%h",
+        f"{node or queue}@%h",
         "--without-heartbeat",
         "--without-gossip",
         "--without-mingle",
@@ -103,7 +115,7 @@ def worker(tmp_path):
             log=log,
             worker=process,
         )
-        yield queue, log, process
+        yield process
     finally:
         process.terminate()
         try:
@@ -111,12 +123,22 @@ def worker(tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-        # Leave nothing of this queue behind in Redis.
-        client = redis.Redis.from_url(os.environ["REDIS_URL"])
-        client.delete(
-            queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
-        )
-        client.close()
+        if forget_queue:
+            # Leave nothing of this queue behind in Redis.
+            client = redis.Redis.from_url(os.environ["REDIS_URL"])
+            client.delete(
+                queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"
+            )
+            client.close()
+
+
+@pytest.fixture
+def worker(tmp_path):
+    """A worker process on a queue of its own; yields (queue, log path, process)."""
+    queue = f"crm-test-{uuid.uuid4().hex[:12]}"
+    log = tmp_path / "worker.log"
+    with running_worker(queue, log) as process:
+        yield queue, log, process
 
 
 def test_a_real_worker_expires_purchases_and_reconciles_drifted_figures(worker):
