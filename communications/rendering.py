@@ -21,7 +21,7 @@ The variables a template can use:
 messages and campaigns, ``follow_up`` for staff reminders).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from django.conf import settings
@@ -41,23 +41,41 @@ def _engine(autoescape: bool) -> Engine:
     return Engine(autoescape=autoescape, debug=False, loaders=[], libraries={})
 
 
-@dataclass(frozen=True)
+@dataclass
 class Compiled:
-    """A template's three parts, compiled once and rendered for many recipients."""
+    """A template's three parts, compiled once and rendered for many recipients.
+
+    The two ``Context`` objects (plain, autoescaped) are made once and reused for
+    every recipient, each render on a fresh layer popped afterwards, so nothing one
+    render sets is seen by the next. So one ``Compiled`` serves one thread: make
+    one per batch (``compile_template``), never share it between threads.
+    """
 
     subject: object
     body_text: object
     body_html: object | None
+    _plain: Context = field(
+        default_factory=lambda: Context(autoescape=False), repr=False, compare=False
+    )
+    _escaped: Context = field(
+        default_factory=lambda: Context(autoescape=True), repr=False, compare=False
+    )
 
     def render(self, context: dict, *, language: str) -> tuple[str, str, str]:
+        if translation.get_language() == language:
+            return self._render(context)
         with translation.override(language):
-            subject = self.subject.render(Context(context, autoescape=False))
-            text = self.body_text.render(Context(context, autoescape=False))
-            html = (
-                self.body_html.render(Context(context, autoescape=True))
-                if self.body_html is not None
-                else ""
-            )
+            return self._render(context)
+
+    def _render(self, context: dict) -> tuple[str, str, str]:
+        with self._plain.update(context):
+            subject = self.subject.render(self._plain)
+        with self._plain.update(context):
+            text = self.body_text.render(self._plain)
+        html = ""
+        if self.body_html is not None:
+            with self._escaped.update(context):
+                html = self.body_html.render(self._escaped)
         # A subject is one line, whatever the template's line breaks.
         return " ".join(subject.split())[:255], text.strip(), html.strip()
 

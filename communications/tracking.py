@@ -27,8 +27,16 @@ def absolute(path: str) -> str:
     return settings.COMMUNICATIONS_PUBLIC_URL.rstrip("/") + path
 
 
-def unsubscribe_token(idempotency_key: str) -> str:
-    return signing.dumps(idempotency_key, salt=UNSUBSCRIBE_SALT)
+def unsubscribe_signer() -> signing.TimestampSigner:
+    """The signer of unsubscribe tokens: made once per batch (it reads the keys
+    from settings), its tokens are ``signing.dumps``' own."""
+    return signing.TimestampSigner(salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_token(
+    idempotency_key: str, *, signer: signing.TimestampSigner | None = None
+) -> str:
+    return (signer or unsubscribe_signer()).sign_object(idempotency_key)
 
 
 def read_unsubscribe_token(token: str) -> str:
@@ -48,9 +56,15 @@ def unsubscribe_base() -> str:
     return absolute(reverse("communications:unsubscribe", args=[_PLACEHOLDER]))
 
 
-def unsubscribe_url(idempotency_key: str, *, base: str | None = None) -> str:
+def unsubscribe_url(
+    idempotency_key: str,
+    *,
+    base: str | None = None,
+    signer: signing.TimestampSigner | None = None,
+) -> str:
     base = base or unsubscribe_base()
-    return base.replace(_PLACEHOLDER, unsubscribe_token(idempotency_key), 1)
+    token = unsubscribe_token(idempotency_key, signer=signer)
+    return base.replace(_PLACEHOLDER, token, 1)
 
 
 def open_token(message_id: int) -> str:

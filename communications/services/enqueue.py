@@ -14,9 +14,8 @@ from django.utils import timezone
 
 from .. import rendering, tracking
 from ..models import MARKETING_KINDS, Channel, Message, MessageKind, MessageTemplate
-from . import policy
+from . import policy, rows
 
-INSERT_CHUNK = 1000
 # Checked for every spec: the enums' ``values`` build a new list on each access.
 KINDS = frozenset(MessageKind.values)
 CHANNELS = frozenset(Channel.values)
@@ -49,6 +48,8 @@ class MessageSpec:
     template: MessageTemplate | None = None
     campaign_id: int | None = None
     key: str = field(default="", init=False)
+    # ("client" | "lead" | "user", id): read by every check, worked out once.
+    who: tuple = field(default=(), init=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -57,22 +58,12 @@ class MessageSpec:
             raise ValueError(f"unknown channel {self.channel!r}")
         if sum(x is not None for x in (self.client, self.lead, self.user)) != 1:
             raise ValueError("a message has exactly one of client, lead or user")
-        self.key = idempotency_key(
-            self.kind,
-            client=self.client,
-            lead=self.lead,
-            user=self.user,
-            about=self.about,
-            period=self.period,
-        )
-
-    @property
-    def who(self) -> tuple:
-        return policy.recipient_key(
+        self.who = policy.recipient_key(
             client_id=getattr(self.client, "pk", None),
             lead_id=getattr(self.lead, "pk", None),
             user_id=getattr(self.user, "pk", None),
         )
+        self.key = _key(self.kind, self.who, self.about, self.period)
 
 
 def idempotency_key(
@@ -85,16 +76,20 @@ def idempotency_key(
     by one channel. A job that wants the same thing on two channels says so in the
     period ("2026-11-23:sms").
     """
-    who, pk = policy.recipient_key(
+    who = policy.recipient_key(
         client_id=getattr(client, "pk", None),
         lead_id=getattr(lead, "pk", None),
         user_id=getattr(user, "pk", None),
     )
+    return _key(kind, who, about, period)
+
+
+def _key(kind: str, who: tuple, about, period: str) -> str:
     if about is not None:
         subject = f"{about._meta.label_lower}:{about.pk}"
     else:
         subject = "-:-"
-    return f"{kind}:{who}:{pk}:{subject}:{period}"[:255]
+    return f"{kind}:{who[0]}:{who[1]}:{subject}:{period}"[:255]
 
 
 def address_for(channel: str, *, client=None, lead=None, user=None) -> str:
@@ -144,6 +139,7 @@ class _Batch:
         self.content_types: dict[type, ContentType] = {}
         self.business = rendering.business()
         self.unsubscribe_base = tracking.unsubscribe_base()
+        self.signer = tracking.unsubscribe_signer()
 
     def template_for(self, spec: MessageSpec, language: str):
         if spec.template is not None:
@@ -162,7 +158,9 @@ class _Batch:
             self.compiled[key] = rendering.compile_template(template)
         return self.compiled[key]
 
-    def build(self, spec: MessageSpec, *, by=None) -> Message:
+    def build(self, spec: MessageSpec, *, by=None) -> dict:
+        """The outbox row for ``spec`` (a dict of column values, see ``rows``):
+        queued and rendered, or skipped with its reason."""
         from ..models import Reason
 
         due = spec.send_after or self.now
@@ -170,26 +168,27 @@ class _Batch:
         address = address_for(
             spec.channel, client=spec.client, lead=spec.lead, user=spec.user
         )
-        message = Message(
+        row = rows.new_row(
             kind=spec.kind,
             channel=spec.channel,
-            client=spec.client,
-            lead=spec.lead,
-            user=spec.user,
+            client_id=spec.client.pk if spec.client is not None else None,
+            lead_id=spec.lead.pk if spec.lead is not None else None,
+            user_id=spec.user.pk if spec.user is not None else None,
             to_address=address,
-            language=language,
             send_after=due,
             next_attempt_at=due,
             idempotency_key=spec.key,
             campaign_id=spec.campaign_id,
-            created_by=by,
+            created_by_id=getattr(by, "pk", None),
+            created_at=self.now,
+            updated_at=self.now,
         )
         if spec.about is not None:
             model = type(spec.about)
             if model not in self.content_types:
                 self.content_types[model] = ContentType.objects.get_for_model(model)
-            message.content_type = self.content_types[model]
-            message.object_id = spec.about.pk
+            row["content_type_id"] = self.content_types[model].pk
+            row["object_id"] = spec.about.pk
 
         reason = policy.refusal(
             self.facts,
@@ -204,7 +203,8 @@ class _Batch:
             if template is None:
                 reason = Reason.TEMPLATE_MISSING
             else:
-                language = message.language = template.language
+                language = template.language
+        row["language"] = language
         if not reason:
             context = rendering.build_context(
                 client=spec.client,
@@ -212,7 +212,9 @@ class _Batch:
                 user=spec.user,
                 about=spec.about,
                 unsubscribe_url=(
-                    tracking.unsubscribe_url(spec.key, base=self.unsubscribe_base)
+                    tracking.unsubscribe_url(
+                        spec.key, base=self.unsubscribe_base, signer=self.signer
+                    )
                     if spec.who[0] != "user"
                     else ""
                 ),
@@ -224,31 +226,19 @@ class _Batch:
                 subject, text, html = compiled.render(context, language=language)
             except Exception as exc:  # a template's error is the template's problem
                 reason = Reason.TEMPLATE_ERROR
-                message.error = f"{type(exc).__name__}: {exc}"
+                row["error"] = f"{type(exc).__name__}: {exc}"
             else:
-                message.subject = subject
-                message.body_text = text
-                message.body_html = html if spec.channel == Channel.EMAIL else ""
+                row["subject"] = subject
+                row["body_text"] = text
+                row["body_html"] = html if spec.channel == Channel.EMAIL else ""
         if reason:
-            message.status = Message.Status.SKIPPED
-            message.reason = reason
-            message.next_attempt_at = None
+            row["status"] = Message.Status.SKIPPED
+            row["reason"] = reason
+            row["next_attempt_at"] = None
         elif spec.kind in MARKETING_KINDS and spec.client is not None:
             # Later messages in this batch count against the same caps.
             self.facts.count_one(spec.client.pk, spec.channel)
-        return message
-
-
-def _existing_keys(keys: list[str]) -> set[str]:
-    found = set()
-    for start in range(0, len(keys), INSERT_CHUNK):
-        chunk = keys[start : start + INSERT_CHUNK]
-        found.update(
-            Message.objects.filter(idempotency_key__in=chunk).values_list(
-                "idempotency_key", flat=True
-            )
-        )
-    return found
+        return row
 
 
 def _queue_senders(due_now: int) -> None:
@@ -267,16 +257,18 @@ def enqueue_messages(specs, *, by=None, wake_senders: bool = True) -> Counter:
 
     ``specs`` is an iterable of ``MessageSpec``. Consent, opt-outs and caps are loaded
     for all of them in a constant number of queries, each template is compiled once
-    per (kind, channel, language), and rows go in with ``INSERT ... ON CONFLICT DO
-    NOTHING`` (PostgreSQL) / ``INSERT OR IGNORE`` (SQLite) in chunks. Refused
-    messages are written as ``skipped`` with their reason.
+    per (kind, channel, language), and the rows are plain values (no model
+    instances) that go in with ``INSERT ... ON CONFLICT (idempotency_key) DO
+    NOTHING`` (through COPY and a staging table on PostgreSQL; see ``rows``).
+    Refused messages are written as ``skipped`` with their reason.
 
     Returns a Counter of outcomes: ``queued``, ``skipped:<reason>``, ``duplicate``
-    (the key was already in the outbox or twice in ``specs``). Sender tasks are
-    queued on commit for the messages due now, unless ``wake_senders`` is False
-    (campaign chunks queue their own, one per chunk, to keep the number of broker
-    messages down). Safe to run twice: the second run counts every message as a
-    duplicate and writes nothing.
+    (the key was already in the outbox, twice in ``specs``, or written by a
+    concurrent run first: only the rows this call wrote count as anything else).
+    Sender tasks are queued on commit for the messages due now, unless
+    ``wake_senders`` is False (campaign chunks queue their own, one per chunk, to
+    keep the number of broker messages down). Safe to run twice: the second run
+    counts every message as a duplicate and writes nothing.
     """
     specs = list(specs)
     counts: Counter = Counter()
@@ -290,23 +282,24 @@ def enqueue_messages(specs, *, by=None, wake_senders: bool = True) -> Counter:
         else:
             unique[spec.key] = spec
     with transaction.atomic():
-        existing = _existing_keys(list(unique))
+        existing = rows.existing_keys(unique)
         counts["duplicate"] += len(existing)
         fresh = [s for k, s in unique.items() if k not in existing]
         if not fresh:
             return counts
         batch = _Batch(fresh, now=now)
-        rows = [batch.build(spec, by=by) for spec in fresh]
-        Message.objects.bulk_create(
-            rows, batch_size=INSERT_CHUNK, ignore_conflicts=True
-        )
+        built = [batch.build(spec, by=by) for spec in fresh]
+        written = rows.insert_rows(built)
         due_now = 0
-        for row in rows:
-            if row.status == Message.Status.SKIPPED:
-                counts[f"skipped:{row.reason}"] += 1
+        for row in built:
+            if row["idempotency_key"] not in written:
+                # Written by a concurrent run between our check and our insert.
+                counts["duplicate"] += 1
+            elif row["status"] == Message.Status.SKIPPED:
+                counts[f"skipped:{row['reason']}"] += 1
             else:
                 counts["queued"] += 1
-                due_now += row.next_attempt_at <= now
+                due_now += row["next_attempt_at"] <= now
         if wake_senders:
             _queue_senders(due_now)
     return +counts
@@ -364,8 +357,7 @@ def enqueue_message(
         return existing
     now = timezone.now()
     with transaction.atomic():
-        row = _Batch([spec], now=now).build(spec, by=by)
-        Message.objects.bulk_create([row], ignore_conflicts=True)
+        rows.insert_rows([_Batch([spec], now=now).build(spec, by=by)])
         message = Message.objects.get(idempotency_key=spec.key)
         if message.status == Message.Status.QUEUED and message.next_attempt_at <= now:
             from ..tasks import send_message

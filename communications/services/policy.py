@@ -24,10 +24,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..models import MARKETING_KINDS, ContactPreferences, Language, Message, OptOut
+from .rows import id_in
 
 WINDOWS = {
     "day": dt.timedelta(days=1),
@@ -94,11 +96,30 @@ def quiet_until(now: dt.datetime, start: dt.time, end: dt.time) -> dt.datetime |
     return until
 
 
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """The part of a client's ContactPreferences the checks read (loaded as values:
+    model instances for every client of a campaign chunk cost more than the checks)."""
+
+    marketing_email: bool = False
+    marketing_sms: bool = False
+    marketing_whatsapp: bool = False
+    preferred_language: str = ""
+    quiet_hours_start: dt.time | None = None
+    quiet_hours_end: dt.time | None = None
+
+    def has_marketing_consent(self, channel: str) -> bool:
+        return bool(getattr(self, f"marketing_{channel}", False))
+
+
+PREFERENCE_FIELDS = tuple(Preferences.__dataclass_fields__)
+
+
 @dataclass
 class RecipientFacts:
     """What the checks need about a set of recipients, loaded in a few queries."""
 
-    preferences: dict[int, ContactPreferences] = field(default_factory=dict)
+    preferences: dict[int, Preferences] = field(default_factory=dict)
     # (("client"|"lead", id), kind) -> channels opted out of ("" = all)
     opt_outs: dict[tuple, set[str]] = field(default_factory=lambda: defaultdict(set))
     # (client_id, channel) -> {"day": n, "week": n, "month": n}
@@ -121,14 +142,20 @@ class RecipientFacts:
         client_ids, lead_ids = set(client_ids), set(lead_ids)
         if client_ids:
             facts.preferences = {
-                p.client_id: p
-                for p in ContactPreferences.objects.filter(client_id__in=client_ids)
+                client_id: Preferences(*values)
+                for client_id, *values in ContactPreferences.objects.filter(
+                    id_in("client_id", client_ids)
+                ).values_list("client_id", *PREFERENCE_FIELDS)
             }
         if (client_ids or lead_ids) and kinds:
-            rows = OptOut.objects.filter(
-                Q(client_id__in=client_ids) | Q(lead_id__in=lead_ids),
-                kind__in=set(kinds),
-            ).values_list("client_id", "lead_id", "kind", "channel")
+            who = Q()
+            if client_ids:
+                who |= Q(id_in("client_id", client_ids))
+            if lead_ids:
+                who |= Q(id_in("lead_id", lead_ids))
+            rows = OptOut.objects.filter(who, kind__in=set(kinds)).values_list(
+                "client_id", "lead_id", "kind", "channel"
+            )
             for client_id, lead_id, kind, channel in rows:
                 who = ("client", client_id) if client_id else ("lead", lead_id)
                 facts.opt_outs[(who, kind)].add(channel)
@@ -175,23 +202,63 @@ class RecipientFacts:
 
 
 def count_marketing_sent(client_ids, channels, *, now=None) -> dict[tuple, dict]:
-    """(client_id, channel) -> marketing messages sent in each window: one query."""
+    """(client_id, channel) -> marketing messages sent in each window: one query.
+
+    Pairs with nothing sent in the widest window are left out. Read through
+    message_caps_idx (client, channel, sent_at); on PostgreSQL as a LATERAL join,
+    one index range per client and channel, so that stale statistics (in the middle
+    of a large campaign) cannot turn it into a scan of the whole outbox."""
     now = now or timezone.now()
     since = {w: now - delta for w, delta in WINDOWS.items()}
+    oldest = min(since.values())
+    client_ids, channels = list(client_ids), list(channels)
+    if not client_ids or not channels:
+        return {}
+    if connection.vendor == "postgresql":
+        return _count_marketing_sent_pg(client_ids, channels, since, oldest)
+    sent = Q(status__in=SENT_STATUSES)
     rows = (
         Message.objects.filter(
             client_id__in=client_ids,
             channel__in=channels,
             kind__in=MARKETING_KINDS,
-            sent_at__gte=since["month"],
-            status__in=SENT_STATUSES,
+            sent_at__gte=oldest,
         )
         .values("client_id", "channel")
-        .annotate(**{w: Count("pk", filter=Q(sent_at__gte=since[w])) for w in WINDOWS})
+        .annotate(
+            **{w: Count("pk", filter=sent & Q(sent_at__gte=since[w])) for w in WINDOWS}
+        )
     )
-    return {
+    counts = {
         (row["client_id"], row["channel"]): {w: row[w] for w in WINDOWS} for row in rows
     }
+    return {pair: n for pair, n in counts.items() if any(n.values())}
+
+
+def _count_marketing_sent_pg(client_ids, channels, since, oldest) -> dict:
+    table = connection.ops.quote_name(Message._meta.db_table)
+    windows = list(WINDOWS)
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE status = ANY(%s) AND sent_at >= %s) AS {w}"
+        for w in windows
+    )
+    params = [param for w in windows for param in (list(SENT_STATUSES), since[w])]
+    with connection.cursor() as cursor:
+        # Identifiers are ours (the table, the window names); values are parameters.
+        cursor.execute(
+            f"SELECT c.id, ch.channel, {', '.join(f'n.{w}' for w in windows)} "  # noqa: S608
+            "FROM unnest(%s::integer[]) AS c(id) "
+            "CROSS JOIN unnest(%s::varchar[]) AS ch(channel) "
+            f"CROSS JOIN LATERAL (SELECT {counts} FROM {table} "
+            "WHERE client_id = c.id AND channel = ch.channel AND kind = ANY(%s) "
+            "AND sent_at >= %s) AS n "
+            f"WHERE {' OR '.join(f'n.{w} > 0' for w in windows)}",
+            [client_ids, channels, *params, list(MARKETING_KINDS), oldest],
+        )
+        return {
+            (client_id, channel): dict(zip(windows, values, strict=True))
+            for client_id, channel, *values in cursor.fetchall()
+        }
 
 
 def recipient_key(*, client_id=None, lead_id=None, user_id=None) -> tuple:

@@ -319,6 +319,67 @@ def test_bulk_enqueue_counts_its_own_messages_against_the_caps(templates, settin
     assert counts == {"queued": 2, "skipped:capped": 1}
 
 
+def test_text_with_tabs_backslashes_and_line_breaks_is_stored_as_rendered(db):
+    # PostgreSQL loads the rows through COPY, whose text format gives backslashes,
+    # tabs and line breaks a meaning, and reads \\N as NULL.
+    MessageTemplate.objects.filter(kind="welcome").delete()
+    MessageTemplate.objects.create(
+        kind="welcome",
+        channel="email",
+        language="en",
+        subject="Hi\t{{ recipient_name }}",
+        body_text="Path C:\\new\\table \\N\n\tindented\r\nby {{ recipient_name }}",
+        body_html="<pre>a\tb\\c</pre>{{ recipient_name }}",
+    )
+    client = ClientFactory(first_name="Zoë\\N")
+
+    enqueue_messages([MessageSpec("welcome", "email", client=client)])
+
+    message = Message.objects.get()
+    assert message.subject == "Hi Zoë\\N"
+    assert message.body_text == ("Path C:\\new\\table \\N\n\tindented\r\nby Zoë\\N")
+    assert message.body_html == "<pre>a\tb\\c</pre>Zoë\\N"
+    assert message.error == "" and message.provider_id == ""  # empty, not NULL
+    assert message.sent_at is None and message.cost is None
+
+
+def test_rows_already_in_the_outbox_are_left_alone_and_not_reported_written(
+    templates,
+):
+    from communications.services import rows
+
+    client = ClientFactory()
+    first = enqueue_message("welcome", channel="email", client=client)
+    now = timezone.now()
+
+    def row(key, subject):
+        return rows.new_row(
+            kind="welcome",
+            channel="email",
+            client_id=client.pk,
+            to_address=client.email,
+            subject=subject,
+            send_after=now,
+            next_attempt_at=now,
+            idempotency_key=key,
+            created_at=now,
+            updated_at=now,
+        )
+
+    written = rows.insert_rows(
+        [row(first.idempotency_key, "second copy"), row("welcome:new", "new")]
+    )
+
+    assert written == {"welcome:new"}
+    first.refresh_from_db()
+    assert first.subject != "second copy"
+    assert Message.objects.get(idempotency_key="welcome:new").subject == "new"
+    assert rows.existing_keys([first.idempotency_key, "welcome:new", "other"]) == {
+        first.idempotency_key,
+        "welcome:new",
+    }
+
+
 def test_the_preferred_channel_comes_from_preferences_then_the_client_record():
     from communications.models import ContactPreferences
     from communications.services import preferred_channels
