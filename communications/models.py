@@ -116,6 +116,7 @@ class Message(TimeStamped):
         null=True,
         blank=True,
         related_name="messages",
+        db_index=False,  # the first column of message_caps_idx below
     )
     lead = models.ForeignKey(
         "leads.Lead",
@@ -124,6 +125,7 @@ class Message(TimeStamped):
         null=True,
         blank=True,
         related_name="messages",
+        db_index=False,  # the first column of message_lead_idx below
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -132,6 +134,7 @@ class Message(TimeStamped):
         null=True,
         blank=True,
         related_name="messages",
+        db_index=False,  # the first column of message_user_idx below
     )
     to_address = models.CharField(
         _("to"),
@@ -172,6 +175,7 @@ class Message(TimeStamped):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # the first column of message_about_idx
     )
     object_id = models.PositiveBigIntegerField(_("about (id)"), null=True, blank=True)
     about = GenericForeignKey("content_type", "object_id")
@@ -183,9 +187,9 @@ class Message(TimeStamped):
         blank=True,
         related_name="messages",
     )
-    idempotency_key = models.CharField(
-        _("idempotency key"), max_length=255, unique=True
-    )
+    # Unique by the constraint below, not unique=True: that would add a second
+    # (pattern-matching) index nobody reads, and every insert pays for each index.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -215,6 +219,9 @@ class Message(TimeStamped):
             ),
             models.CheckConstraint(
                 condition=Q(attempts__gte=0), name="message_attempts_not_negative"
+            ),
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="message_unique_idempotency_key"
             ),
         ]
         indexes = [
