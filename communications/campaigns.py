@@ -32,8 +32,9 @@ from .models import (
     MessageKind,
     Reason,
 )
-from .segments import segment_clients
+from .segments import segment_client_ids
 from .services import MessageSpec, enqueue_messages
+from .services.rows import id_in
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def send_campaign_now(campaign: Campaign, *, by, queue: str | None = None) -> Ca
         if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
             return campaign
         now = timezone.now()
-        ids = list(segment_clients(campaign.segment).values_list("pk", flat=True))
+        ids = segment_client_ids(campaign.segment)
         size = chunk_size()
         chunks = CampaignChunk.objects.bulk_create(
             CampaignChunk(
@@ -169,7 +170,10 @@ def enqueue_campaign_chunk(chunk_id: int, *, queue: str | None = None) -> Counte
         now = timezone.now()
         counts: Counter = Counter()
         if campaign.status == Campaign.Status.SENDING:
-            clients = Client.objects.in_bulk(chunk.client_ids)
+            clients = {
+                client.pk: client
+                for client in Client.objects.filter(id_in("pk", chunk.client_ids))
+            }
             specs = [
                 MessageSpec(
                     MessageKind.CAMPAIGN,

@@ -114,6 +114,22 @@ def segment_clients(
     return Client.objects.filter(condition).order_by("pk")
 
 
+def segment_client_ids(segment: Segment) -> list[int]:
+    """The ids of the clients a saved ``segment`` matches now, in id order.
+
+    Its many-to-many criteria are read first (three small queries) and passed in,
+    so that the big query carries only the criteria that are set. Asked in SQL, an
+    unset criterion ("no tags chosen, or the client has one of them") inflates the
+    planner's estimate past PostgreSQL's JIT threshold: 0.2 s of compiling for a
+    query that runs in 30 ms over 50,000 clients (a campaign's start).
+    """
+    criteria = {
+        name: list(getattr(segment, name).values_list("pk", flat=True))
+        for name in ("tags_included", "tags_excluded", "services_used")
+    }
+    return list(segment_clients(segment, **criteria).values_list("pk", flat=True))
+
+
 def segment_count(segment: Segment, **criteria) -> int:
     return segment_clients(segment, **criteria).count()
 

@@ -11,7 +11,12 @@ from appointments.tests.factories import AppointmentFactory
 from clients.models import Client
 from clients.tests.factories import ClientFactory, TagFactory
 from communications.models import Segment
-from communications.segments import segment_clients, segment_count, segment_sample
+from communications.segments import (
+    segment_client_ids,
+    segment_clients,
+    segment_count,
+    segment_sample,
+)
 from packages.models import PackagePurchase
 from packages.tests.factories import PackagePurchaseFactory
 from services.tests.factories import ServiceFactory
@@ -93,6 +98,32 @@ def test_tags_included_match_any_of_them_and_excluded_remove_any_of_them():
     without_banned = segment()
     without_banned.tags_excluded.set([banned])
     assert matched(without_banned) == {both.pk, only_yoga.pk, untagged.pk}
+
+
+def test_a_campaign_reads_the_ids_of_the_saved_segment_in_id_order():
+    vip, banned = TagFactory(), TagFactory()
+    sauna = ServiceFactory()
+    kept = [ClientFactory() for _ in range(3)]
+    for client in kept:
+        client.tags.add(vip)
+        AppointmentFactory(
+            client=client, service=sauna, status=AppointmentStatus.COMPLETED
+        )
+    kept[1].tags.add(banned)
+    ClientFactory().tags.add(vip)  # never used the service
+    chosen = segment(lifecycle_stages=[])
+    chosen.tags_included.set([vip])
+    chosen.tags_excluded.set([banned])
+    chosen.services_used.set([sauna])
+    everyone = segment()
+
+    assert segment_client_ids(chosen) == [kept[0].pk, kept[2].pk]
+    assert segment_client_ids(chosen) == list(
+        segment_clients(chosen).values_list("pk", flat=True)
+    )
+    assert segment_client_ids(everyone) == sorted(
+        Client.objects.values_list("pk", flat=True)
+    )
 
 
 def test_lifecycle_stages_and_rfm_range():
