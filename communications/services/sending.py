@@ -28,7 +28,7 @@ from clients.models import Interaction
 
 from ..channels import PermanentError, TransientError, get_backend
 from ..models import MARKETING_KINDS, Message, Reason
-from . import policy
+from . import policy, rows
 
 logger = logging.getLogger(__name__)
 
@@ -175,9 +175,10 @@ def _release(ids: list[int]) -> None:
 class _Recorder:
     """Writes outcomes in small transactions: one commit per FLUSH_EVERY results or
     FLUSH_SECONDS (a commit waits for the disk, and one per message would cap the
-    sender's rate), with the batch's timeline interactions in one insert. A worker
-    killed mid-batch leaves at most that many sent messages unrecorded; the sweep
-    queues them again."""
+    sender's rate), the outcomes in one conditional UPDATE per kind of outcome
+    (``rows.update_claimed``: each row only if still ``sending``) and the timeline
+    interactions of those written in one insert. A worker killed mid-batch leaves
+    at most that many sent messages unrecorded; the sweep queues them again."""
 
     FLUSH_EVERY = 100
     FLUSH_SECONDS = 1.0
@@ -200,10 +201,17 @@ class _Recorder:
         if not pending:
             return
         with transaction.atomic():
+            written = rows.update_claimed(
+                [(m.pk, status, _outcome_fields(f)) for m, status, f in pending]
+            )
             timeline = []
             for message, status, fields in pending:
-                recorded = _finish(message, status=status, **fields)
-                if recorded and status == Message.Status.SENT and message.client_id:
+                if message.pk not in written:
+                    logger.warning(
+                        "Message %s changed hands before its result was written",
+                        message.pk,
+                    )
+                elif status == Message.Status.SENT and message.client_id:
                     timeline.append(_interaction(message, fields["sent_at"]))
             if timeline:
                 Interaction.objects.bulk_create(timeline)
@@ -311,19 +319,9 @@ def _deliver_one(
     return "sent"
 
 
-def _finish(message: Message, *, status: str, **fields) -> bool:
-    """Write the outcome if this worker still holds the message (it is ``sending``)."""
-    fields.setdefault("reason", "")
-    fields.setdefault("error", "")
-    fields.setdefault("next_attempt_at", None)
-    updated = Message.objects.filter(
-        pk=message.pk, status=Message.Status.SENDING
-    ).update(status=status, claimed_at=None, **fields)
-    if not updated:
-        logger.warning(
-            "Message %s changed hands before its result was written", message.pk
-        )
-    return bool(updated)
+def _outcome_fields(fields: dict) -> dict:
+    """An outcome's fields; reason, error and next attempt are cleared unless set."""
+    return {"reason": "", "error": "", "next_attempt_at": None, **fields}
 
 
 def _interaction(message: Message, sent_at: dt.datetime) -> Interaction:

@@ -38,3 +38,19 @@ class MailboxFull(Backend):
         if message.to_address.startswith("full"):
             raise TransientError("452 mailbox full", channel_down=False)
         return Result(provider_id="ok")
+
+
+class TakenOverWhileSending(Backend):
+    """Another worker takes ``taken@...`` back while this one sends it (as the sweep
+    does with a message stuck past the timeout); the others go out, with a cost."""
+
+    def send(self, message):
+        from decimal import Decimal
+
+        from communications.models import Message
+
+        if message.to_address.startswith("taken"):
+            Message.objects.filter(pk=message.pk).update(
+                status=Message.Status.QUEUED, claimed_at=None
+            )
+        return Result(provider_id=f"p-{message.pk}", cost=Decimal("0.0075"))

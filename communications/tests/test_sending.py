@@ -326,3 +326,31 @@ def test_one_recipients_transient_problem_does_not_hold_up_the_others(settings):
     assert counts == {"retry": 1, "sent": 2}
     assert full.status == Status.QUEUED and full.attempts == 1
     assert {Message.objects.get(pk=m.pk).status for m in others} == {Status.SENT}
+
+
+def test_one_batch_records_each_outcome_and_leaves_a_message_taken_over(settings):
+    settings.COMMUNICATIONS_EMAIL_BACKEND = (
+        "communications.tests.backends.TakenOverWhileSending"
+    )
+    sent = MessageFactory(to_address="ana@example.com", attempts=1, error="earlier")
+    taken = MessageFactory(to_address="taken@example.com")
+    opted_out = MessageFactory(to_address="luis@example.com")
+    record_opt_out("one_off", client=opted_out.client)
+    staff = MessageFactory(client=None, user=UserFactory(), to_address="")
+
+    counts = send_due_messages()
+
+    assert counts == {"sent": 2, "skipped:opted_out": 1, "skipped:no_address": 1}
+    sent.refresh_from_db()
+    assert (sent.status, sent.attempts, sent.error) == (Status.SENT, 2, "")
+    assert (sent.provider_id, sent.cost) == (f"p-{sent.pk}", Decimal("0.0075"))
+    assert sent.sent_at is not None and sent.claimed_at is None
+    taken.refresh_from_db()
+    assert (taken.status, taken.sent_at, taken.provider_id) == (Status.QUEUED, None, "")
+    opted_out.refresh_from_db()
+    assert (opted_out.status, opted_out.reason) == (Status.SKIPPED, Reason.OPTED_OUT)
+    assert opted_out.sent_at is None and opted_out.attempts == 0
+    staff.refresh_from_db()
+    assert (staff.status, staff.reason) == (Status.SKIPPED, Reason.NO_ADDRESS)
+    timeline = Interaction.objects.values_list("client_id", flat=True)
+    assert list(timeline) == [sent.client_id]  # not the one taken over
