@@ -70,6 +70,7 @@ class Reason(models.TextChoices):
     REJECTED = "rejected", _("Rejected by the provider")
     ERROR = "error", _("Error (retries exhausted)")
     CANCELLED = "cancelled", _("Campaign cancelled")
+    TOO_LATE = "too_late", _("Too late: the appointment or lesson had begun")
 
 
 class MessageQuerySet(models.QuerySet):
@@ -157,6 +158,15 @@ class Message(TimeStamped):
     error = models.TextField(_("error"), blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     send_after = models.DateTimeField(_("send after"))
+    send_before = models.DateTimeField(
+        _("send before"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When what it reminds of begins: from then on it is skipped as too late, "
+            "and quiet hours that would hold it until then skip it instead."
+        ),
+    )
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("sending since"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)

@@ -92,7 +92,7 @@ class MessageAdmin(admin.ModelAdmin):
                     "reason",
                     "error",
                     "attempts",
-                    ("send_after", "next_attempt_at"),
+                    ("send_after", "send_before", "next_attempt_at"),
                     ("sent_at", "delivered_at"),
                     ("opened_at", "clicked_at"),
                     ("provider_id", "cost"),

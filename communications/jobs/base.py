@@ -117,7 +117,7 @@ def enqueue_in_chunks(specs: list[MessageSpec], *, by, outcome: Outcome) -> None
 def preview_specs(specs: list[MessageSpec], *, now: dt.datetime) -> list[PreviewRow]:
     """What ``enqueue_messages`` would decide for each spec, without writing or
     rendering: already in the outbox, or skipped with the reason it would record
-    (no address, opted out, no consent, capped, no template), or queued."""
+    (no address, opted out, no consent, capped, too late, no template), or queued."""
     if not specs:
         return []
     existing = set(
@@ -165,6 +165,8 @@ def preview_specs(specs: list[MessageSpec], *, now: dt.datetime) -> list[Preview
                 who=spec.who,
                 address=address,
             )
+            if not reason and policy.too_late(spec.send_before, spec.send_after or now):
+                reason = Reason.TOO_LATE
             language = facts.language(spec.client, spec.language)
             if not reason and not (
                 (spec.kind, spec.channel, language) in templates

@@ -32,7 +32,8 @@ class MessageSpec:
     (a test send) instead of looking one up by kind, channel and language — a
     named (campaign) template is taken in the recipient's language when a version
     with the same name and channel exists. ``campaign_id`` links the row to its
-    campaign.
+    campaign. ``send_before`` is when it stops being worth sending; by default the
+    start of the appointment or lesson a reminder is about (``policy.SEND_BEFORE``).
     """
 
     kind: str
@@ -47,6 +48,7 @@ class MessageSpec:
     language: str | None = None
     template: MessageTemplate | None = None
     campaign_id: int | None = None
+    send_before: dt.datetime | None = None
     key: str = field(default="", init=False)
     # ("client" | "lead" | "user", id): read by every check, worked out once.
     who: tuple = field(default=(), init=False)
@@ -64,6 +66,8 @@ class MessageSpec:
             user_id=getattr(self.user, "pk", None),
         )
         self.key = _key(self.kind, self.who, self.about, self.period)
+        if self.send_before is None:
+            self.send_before = policy.send_before(self.kind, self.about)
 
 
 def idempotency_key(
@@ -176,6 +180,7 @@ class _Batch:
             user_id=spec.user.pk if spec.user is not None else None,
             to_address=address,
             send_after=due,
+            send_before=spec.send_before,
             next_attempt_at=due,
             idempotency_key=spec.key,
             campaign_id=spec.campaign_id,
@@ -197,6 +202,8 @@ class _Batch:
             who=spec.who,
             address=address,
         )
+        if not reason and policy.too_late(spec.send_before, due):
+            reason = Reason.TOO_LATE
         template = None
         if not reason:
             template = self.template_for(spec, language)
@@ -330,8 +337,9 @@ def enqueue_message(
     recipient, about and period returns the existing row and changes nothing.
 
     A message that may not go (no address, opted out, no marketing consent, over a
-    cap, no template, a template error) is still written, as ``skipped`` with its
-    reason. A queued message due now (``send_after`` None or past) gets a
+    cap, due at or after its ``send_before`` — a reminder of something that will
+    have begun —, no template, a template error) is still written, as ``skipped``
+    with its reason. A queued message due now (``send_after`` None or past) gets a
     ``send_message`` task after commit; later ones are picked up by the every-minute
     ``send_due_messages``. ``by`` is the staff member who asked, if any;
     ``template`` forces a template instead of the lookup (test sends).

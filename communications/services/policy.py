@@ -13,9 +13,20 @@ and the sender check thousands of messages with a constant number of queries.
   messages actually sent. A message over a cap is SKIPPED with reason ``capped``,
   not deferred: marketing is not urgent, and a deferred backlog would burst out the
   moment the window frees. Checked when enqueued and again when sent.
+  Caps never touch transactional kinds, so they never hold back a reminder.
 - Quiet hours (``COMMUNICATIONS_QUIET_HOURS_START/END``, the business time zone;
   ContactPreferences overrides per client): a message to a client or lead that
-  comes due inside them is DEFERRED to their end. Staff messages ignore them.
+  comes due inside them is DEFERRED to their end. Transactional kinds are not
+  exempt: a studio that promises no texts after 21:00 means reminders too. Staff
+  messages ignore them.
+- Too late: a reminder is only worth something before what it reminds of begins.
+  The kinds in ``SEND_BEFORE`` (appointment reminders and confirmations, trial
+  lesson reminders) carry that moment as ``Message.send_before`` (the appointment's
+  or lesson's start). Such a message is SKIPPED with reason ``too_late`` when it
+  would otherwise go out at or after it: enqueued for then, still waiting then
+  (retries, a sender outage), or in quiet hours that end then or later (booked at
+  22:30 for 08:00 the next morning: quiet until 09:00, so no reminder, rather than a
+  text in the night or a reminder an hour after the appointment began).
 """
 
 import datetime as dt
@@ -28,8 +39,24 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from ..models import MARKETING_KINDS, ContactPreferences, Language, Message, OptOut
+from ..models import (
+    MARKETING_KINDS,
+    ContactPreferences,
+    Language,
+    Message,
+    MessageKind,
+    OptOut,
+    Reason,
+)
 from .rows import id_in
+
+# Kinds about something that begins at a time: the attribute of the message's
+# ``about`` object holding that time. Worth nothing once it has begun.
+SEND_BEFORE = {
+    MessageKind.APPOINTMENT_REMINDER: "start_at",
+    MessageKind.APPOINTMENT_CONFIRMATION: "start_at",
+    MessageKind.TRIAL_REMINDER: "starts_at",
+}
 
 WINDOWS = {
     "day": dt.timedelta(days=1),
@@ -261,6 +288,44 @@ def _count_marketing_sent_pg(client_ids, channels, since, oldest) -> dict:
         }
 
 
+def send_before(kind: str, about) -> dt.datetime | None:
+    """When a message of ``kind`` about ``about`` stops being worth sending (the
+    start of the appointment or lesson it reminds of), or None: it never does."""
+    attribute = SEND_BEFORE.get(kind)
+    if attribute is None or about is None:
+        return None
+    moment = getattr(about, attribute, None)
+    return moment if isinstance(moment, dt.datetime) else None
+
+
+def too_late(deadline: dt.datetime | None, at: dt.datetime) -> bool:
+    """A message that would go out ``at`` is too late for its ``deadline``."""
+    return deadline is not None and at >= deadline
+
+
+def when_to_send(
+    facts: "RecipientFacts",
+    *,
+    who: tuple,
+    deadline: dt.datetime | None,
+    now: dt.datetime,
+) -> tuple[str, dt.datetime | None]:
+    """Whether a message that may go (``refusal`` found nothing) goes now:
+    ``("send", None)``, ``("defer", until)`` (quiet hours) or ``(Reason.TOO_LATE,
+    None)``: past its deadline now, or quiet until its deadline or later."""
+    if too_late(deadline, now):
+        return Reason.TOO_LATE, None
+    if who[0] == "user":
+        return "send", None
+    start, end = facts.quiet_hours(who[1] if who[0] == "client" else None)
+    until = quiet_until(now, start, end)
+    if until is None:
+        return "send", None
+    if too_late(deadline, until):
+        return Reason.TOO_LATE, None
+    return "defer", until
+
+
 def recipient_key(*, client_id=None, lead_id=None, user_id=None) -> tuple:
     if client_id:
         return ("client", client_id)
@@ -273,8 +338,6 @@ def refusal(
     facts: RecipientFacts, *, kind: str, channel: str, who: tuple, address: str
 ) -> str:
     """The reason a message may not go (a Reason value), or "" if it may."""
-    from ..models import Reason
-
     if not address:
         return Reason.NO_ADDRESS
     if who[0] == "user":

@@ -129,7 +129,8 @@ def deliver_claimed(ids: list[int], *, now: dt.datetime) -> Counter:
     """Send messages this worker claimed (status ``sending``) and record each result.
 
     Consent, opt-outs and caps are checked again (they may have changed since the
-    message was enqueued), and quiet hours are applied here.
+    message was enqueued), and quiet hours and ``send_before`` are applied here
+    (``policy.when_to_send``: deferred, or skipped as too late).
     """
     counts: Counter = Counter()
     messages = list(
@@ -238,17 +239,20 @@ def _deliver_one(
     if reason:
         recorder.add(message, Message.Status.SKIPPED, reason=reason)
         return f"skipped:{reason}"
-    if who[0] != "user":
-        start, end = facts.quiet_hours(message.client_id)
-        until = policy.quiet_until(now, start, end)
-        if until is not None:
-            recorder.add(
-                message,
-                Message.Status.DEFERRED,
-                reason=Reason.QUIET_HOURS,
-                next_attempt_at=until,
-            )
-            return "deferred"
+    timing, until = policy.when_to_send(
+        facts, who=who, deadline=message.send_before, now=now
+    )
+    if timing == "defer":
+        recorder.add(
+            message,
+            Message.Status.DEFERRED,
+            reason=Reason.QUIET_HOURS,
+            next_attempt_at=until,
+        )
+        return "deferred"
+    if timing != "send":
+        recorder.add(message, Message.Status.SKIPPED, reason=timing)
+        return f"skipped:{timing}"
 
     if message.channel in down:
         # The provider failed an earlier message of this batch: not worth a try now
