@@ -6,43 +6,76 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clients', '0005_marketing_consent_moves_to_communications'),
-        ('communications', '0004_campaign_chunks_optout_message'),
-        ('contenttypes', '0002_remove_content_type_name'),
-        ('leads', '0003_drop_redundant_indexes'),
+        ("clients", "0005_marketing_consent_moves_to_communications"),
+        ("communications", "0004_campaign_chunks_optout_message"),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("leads", "0003_drop_redundant_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='message',
-            name='client',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='clients.client', verbose_name='client'),
+            model_name="message",
+            name="client",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="messages",
+                to="clients.client",
+                verbose_name="client",
+            ),
         ),
         migrations.AlterField(
-            model_name='message',
-            name='content_type',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contenttypes.contenttype', verbose_name='about (type)'),
+            model_name="message",
+            name="content_type",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="contenttypes.contenttype",
+                verbose_name="about (type)",
+            ),
         ),
         migrations.AlterField(
-            model_name='message',
-            name='idempotency_key',
-            field=models.CharField(max_length=255, verbose_name='idempotency key'),
+            model_name="message",
+            name="idempotency_key",
+            field=models.CharField(max_length=255, verbose_name="idempotency key"),
         ),
         migrations.AlterField(
-            model_name='message',
-            name='lead',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='leads.lead', verbose_name='lead'),
+            model_name="message",
+            name="lead",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="messages",
+                to="leads.lead",
+                verbose_name="lead",
+            ),
         ),
         migrations.AlterField(
-            model_name='message',
-            name='user',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to=settings.AUTH_USER_MODEL, verbose_name='staff member'),
+            model_name="message",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="messages",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="staff member",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(fields=('idempotency_key',), name='message_unique_idempotency_key'),
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                fields=("idempotency_key",), name="message_unique_idempotency_key"
+            ),
         ),
     ]
