@@ -504,7 +504,8 @@ class JobRun(models.Model):
 
     Written by ``communications.jobs.run_job``; ``skipped`` holds the count per reason
     (``{"opted_out": 3, "capped": 1}``), ``duplicates`` the messages an earlier run had
-    already enqueued.
+    already enqueued. A run whose worker died stays ``running`` until
+    ``sweep_abandoned_runs`` marks it ``abandoned``, with the reason in ``error``.
     """
 
     class Job(models.TextChoices):
@@ -520,6 +521,8 @@ class JobRun(models.Model):
         RUNNING = "running", pgettext_lazy("job run status", "Running")
         DONE = "done", pgettext_lazy("job run status", "Done")
         FAILED = "failed", pgettext_lazy("job run status", "Failed")
+        # Still running long after any run could: its worker was killed.
+        ABANDONED = "abandoned", pgettext_lazy("job run status", "Abandoned")
 
     job = models.CharField(_("job"), max_length=30, choices=Job.choices)
     status = models.CharField(

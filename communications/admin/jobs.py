@@ -27,6 +27,7 @@ RUN_COLOURS = {
     JobRun.Status.RUNNING: "info",
     JobRun.Status.DONE: "success",
     JobRun.Status.FAILED: "danger",
+    JobRun.Status.ABANDONED: "warning",
 }
 SCHEDULED_COLOURS = {
     ScheduledMessage.Status.SCHEDULED: "secondary",
@@ -95,9 +96,11 @@ class JobRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):
+        # A failed or abandoned run says why when pointed at (the run's page in full).
         return format_html(
-            '<span class="badge badge-{}">{}</span>',
+            '<span class="badge badge-{}" title="{}">{}</span>',
             RUN_COLOURS.get(obj.status, "secondary"),
+            obj.error,
             obj.get_status_display(),
         )
 
@@ -176,6 +179,9 @@ class JobRunAdmin(admin.ModelAdmin):
                 "description": job.description,
                 "schedules": [p for task in job.tasks for p in schedules.get(task, [])],
                 "last_run": last_runs.get(name),
+                "last_colour": RUN_COLOURS.get(
+                    getattr(last_runs.get(name), "status", None), "secondary"
+                ),
                 "last_skipped": skipped_text(last_runs[name].skipped)
                 if name in last_runs
                 else "",

@@ -1,6 +1,7 @@
 """The automated jobs: one module per job, and ``run_job`` that runs and records them.
 
     run_job(job, *, now=None, by=None, preview=False, **options) -> JobRun | Preview
+    sweep_abandoned_runs(*, now=None) -> int
     JOBS: {JobRun.Job value: Job}
     answer_survey(appointment, *, rating, comment="") -> (appointment, recorded)
     mark_scheduled_message_done(scheduled, *, by) / cancel_scheduled_message(...)
@@ -12,10 +13,13 @@ new. Times are judged in the business time zone (settings.TIME_ZONE).
 """
 
 import datetime as dt
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..models import JobRun
 from .base import Job, Outcome, PreviewRow
@@ -30,6 +34,11 @@ from .scheduled import (
     mark_scheduled_message_done,
 )
 from .surveys import PostVisitSurveys, answer_survey
+
+logger = logging.getLogger("communications.jobs")
+
+# Longer than any job may run (the jobs' tasks stop at 11 minutes).
+DEFAULT_RUN_TIMEOUT_MINUTES = 30
 
 JOBS: dict[str, Job] = {
     job.name: job
@@ -80,7 +89,9 @@ def run_job(
     when judging what is due (tests, previews); ``options`` go to the job
     (``next_24_hours_only=True`` for the hourly reminder pass). ``keep_empty=False``
     (the every-minute scheduled messages) drops the record of a run that found
-    nothing to do and met no error, so the log is not a row a minute.
+    nothing to do and met no error, so the log is not a row a minute. Before it
+    starts, runs left ``running`` by a killed worker are marked ``abandoned``
+    (``sweep_abandoned_runs``).
 
     ``preview=True`` writes nothing and returns a ``Preview``: each recipient, the
     channel, and whether the message would be queued, skipped (why) or is already in
@@ -95,6 +106,7 @@ def run_job(
         except Exception as exc:  # shown to staff instead of a server error
             result.error = f"{type(exc).__name__}: {exc}"
         return result
+    sweep_abandoned_runs(now=timezone.now())
     run = JobRun.objects.create(job=job, triggered_by=by)
     outcome = Outcome()
     try:
@@ -116,6 +128,46 @@ def run_job(
     return run
 
 
+def run_timeout() -> dt.timedelta:
+    return dt.timedelta(
+        minutes=getattr(
+            settings,
+            "COMMUNICATIONS_JOB_RUN_TIMEOUT_MINUTES",
+            DEFAULT_RUN_TIMEOUT_MINUTES,
+        )
+    )
+
+
+def sweep_abandoned_runs(*, now: dt.datetime | None = None) -> int:
+    """Mark ``abandoned`` the runs still ``running`` longer than
+    COMMUNICATIONS_JOB_RUN_TIMEOUT_MINUTES (default 30): their worker was killed
+    (a deploy, the out-of-memory killer, a hard time limit) before ``run_job`` could
+    record the outcome. ``error`` says so; ``finished_at`` stays empty, since when it
+    stopped is unknown. The messages it enqueued stay in the outbox, and the next
+    run enqueues the rest (their idempotency keys keep each one single). Should such
+    a run finish after all, its own outcome replaces the mark.
+
+    Called by ``run_job`` each time a job starts (the scheduled messages job: every
+    minute). Returns how many runs it marked."""
+    now = now or timezone.now()
+    timeout = run_timeout()
+    minutes = int(timeout.total_seconds() // 60)
+    marked = JobRun.objects.filter(
+        status=JobRun.Status.RUNNING, started_at__lt=now - timeout
+    ).update(
+        status=JobRun.Status.ABANDONED,
+        error=gettext(
+            "Abandoned: still running after %(minutes)d minutes, so the worker "
+            "running it stopped before it could record the outcome. What it "
+            "enqueued stays in the outbox; the next run enqueues the rest."
+        )
+        % {"minutes": minutes},
+    )
+    if marked:
+        logger.warning("Job runs abandoned by their worker: %d marked", marked)
+    return marked
+
+
 __all__ = [
     "JOBS",
     "Job",
@@ -126,4 +178,5 @@ __all__ = [
     "due_for",
     "mark_scheduled_message_done",
     "run_job",
+    "sweep_abandoned_runs",
 ]

@@ -11,7 +11,7 @@ from django_celery_beat.models import PeriodicTask
 
 from appointments.tests.factories import AppointmentFactory
 from clients.tests.factories import ClientFactory, UserFactory
-from communications.jobs import JOBS, run_job
+from communications.jobs import JOBS, run_job, sweep_abandoned_runs
 from communications.models import JobRun, Message, ScheduledMessage
 from crm_project.tests.admin_testing import (
     ChangelistCase,
@@ -76,6 +76,26 @@ def test_the_job_run_log_lists_runs_with_their_figures(admin_client):
         assert admin_client.get(url).status_code == 200, url
     assert admin_client.get(change_url(runs[0])).status_code == 200
     assert admin_client.get(add_url(JobRun)).status_code == 403
+
+
+def test_an_abandoned_run_is_shown_as_such_with_the_reason(admin_client):
+    abandoned = JobRun.objects.create(
+        job=Job.BIRTHDAYS, started_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    sweep_abandoned_runs()
+    abandoned.refresh_from_db()
+
+    listed = admin_client.get(changelist_url(JobRun), {"status": "abandoned"})
+    page = admin_client.get(change_url(abandoned))
+    jobs = admin_client.get(JOBS_URL)
+
+    assert result_pks(listed) == {abandoned.pk}
+    assert '<span class="badge badge-warning" title="Abandoned: still running' in (
+        listed.content.decode()
+    )
+    assert "the next run enqueues the rest" in page.content.decode()
+    row = jobs.content.decode().split('id="job-birthdays"')[1].split("</tr>")[0]
+    assert 'class="badge badge-warning"' in row and "Abandoned" in row
 
 
 @pytest.mark.parametrize("rows", [5, 50])

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from appointments.tests.factories import AppointmentFactory
 from clients.tests.factories import ClientFactory, UserFactory
-from communications.jobs import JOBS, run_job
+from communications.jobs import JOBS, run_job, sweep_abandoned_runs
 from communications.models import JobRun, Message, MessageKind, ScheduledMessage
 
 from .factories import ContactPreferencesFactory, OptOutFactory
@@ -45,6 +45,46 @@ def test_a_job_that_dies_is_recorded_as_failed_with_the_error(settings):
     assert stored.status == JobRun.Status.FAILED
     assert "TypeError" in stored.error
     assert stored.finished_at is not None
+
+
+def test_a_run_its_worker_left_running_is_marked_abandoned_when_a_job_starts():
+    now = timezone.now()
+    killed = JobRun.objects.create(
+        job=Job.BIRTHDAYS, started_at=now - dt.timedelta(minutes=31), enqueued=0
+    )
+    still_going = JobRun.objects.create(
+        job=Job.REACTIVATION, started_at=now - dt.timedelta(minutes=5)
+    )
+    finished = JobRun.objects.create(
+        job=Job.PACKAGE_EXPIRY,
+        status=JobRun.Status.DONE,
+        started_at=now - dt.timedelta(days=2),
+        finished_at=now - dt.timedelta(days=2),
+    )
+
+    # the every-minute job starts
+    run_job(Job.SCHEDULED_MESSAGES, keep_empty=False)
+
+    killed.refresh_from_db()
+    assert killed.status == JobRun.Status.ABANDONED
+    assert "still running after 30 minutes" in killed.error
+    assert killed.finished_at is None  # when it stopped is not known
+    assert JobRun.objects.get(pk=still_going.pk).status == JobRun.Status.RUNNING
+    finished.refresh_from_db()
+    assert (finished.status, finished.error) == (JobRun.Status.DONE, "")
+
+
+def test_the_abandoned_run_timeout_is_a_setting_and_a_sweep_marks_once(settings):
+    settings.COMMUNICATIONS_JOB_RUN_TIMEOUT_MINUTES = 5
+    run = JobRun.objects.create(
+        job=Job.BIRTHDAYS, started_at=timezone.now() - dt.timedelta(minutes=6)
+    )
+
+    assert sweep_abandoned_runs() == 1
+    assert sweep_abandoned_runs() == 0
+    run.refresh_from_db()
+    assert run.status == JobRun.Status.ABANDONED
+    assert "still running after 5 minutes" in run.error
 
 
 def test_a_chunk_that_fails_counts_its_messages_as_failed(settings):
