@@ -20,6 +20,7 @@ def test_bench_campaign_prints_every_figure_and_removes_what_it_wrote():
     assert re.search(r"\(a\) Enqueue of a campaign to 300 clients: [\d.]+ s", text)
     assert re.search(r"Broker messages published: 2 \(1 send_campaign_chunk, 1 ", text)
     assert "as seeded (1 chunks)" in text
+    assert "Chunks per worker process: 1 (1 processes); at most 1 running" in text
     assert re.search(r"\(b\) Sender \(no-op backend\): [\d,]+ messages in", text)
     assert re.search(r"Queries: [\d,]+ = [\d.]+ per 1,000 messages", text)
     assert "Campaign status afterwards: sent" in text

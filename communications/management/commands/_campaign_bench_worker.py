@@ -46,8 +46,14 @@ def ready(_n: int = 0) -> bool:
     return True
 
 
-def run_task(name: str, args, kwargs) -> None:
-    """Run a task taken from the broker here, as a worker would; errors propagate."""
+def run_task(name: str, args, kwargs) -> tuple[int, float, float]:
+    """Run a task taken from the broker here, as a worker would; errors propagate.
+    Returns this process's id and when the task started and ended (wall clock), so
+    the benchmark can show the chunks really ran side by side."""
+    import time
+
     from crm_project.celery import app
 
+    started = time.time()
     app.tasks[name].apply(args=args, kwargs=kwargs).get()
+    return os.getpid(), started, time.time()

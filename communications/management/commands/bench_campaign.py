@@ -6,8 +6,10 @@ cap) in a segment of their own, then measures:
 (a) enqueue: from "send now" until every chunk has enqueued its messages — wall
     time, and every broker message published on the way (counted with Celery's
     ``before_task_publish`` signal: the chunk tasks and the sender tasks the chunks
-    queue). The tasks go to a private queue on the configured broker and are run
-    from it by this process, one after the other, as a single worker would;
+    queue). The tasks go to a private queue on the configured broker; this
+    process takes each chunk task from it and hands it to one of ``--workers``
+    spawned processes (2 by default, a worker's concurrency), and prints how many
+    chunks each ran and how many ran at once;
 (b) the sender, with the no-op channel backend: the sender tasks (a) published,
     run in this process — messages per second, and database queries per 1,000
     messages (counted with ``connection.execute_wrapper``).
@@ -52,6 +54,24 @@ TARGET_RATE = 1000
 NOOP = "communications.channels.noop.NoopBackend"
 CHUNK_TASK = "communications.tasks.send_campaign_chunk"
 SENDER_TASK = "communications.tasks.send_due_messages"
+
+
+def _parallelism(spans: list[tuple[int, float, float]]) -> str:
+    """Which worker processes ran how many chunks, and how many ran at once."""
+    per_process = Counter(pid for pid, _start, _end in spans)
+    events = sorted(
+        [(start, 1) for _pid, start, _end in spans]
+        + [(end, -1) for _pid, _start, end in spans]
+    )
+    running = most = 0
+    for _moment, step in events:
+        running += step
+        most = max(most, running)
+    shares = " + ".join(str(n) for n in sorted(per_process.values(), reverse=True))
+    return (
+        f"Chunks per worker process: {shares} ({len(per_process)} processes); "
+        f"at most {most} running at once"
+    )
 
 
 class QueryCounter:
@@ -260,8 +280,7 @@ class Command(BaseCommand):
                             )
                         else:
                             senders.append({"name": name, "kwargs": task_kwargs})
-                    for result in running:
-                        result.get(timeout=600)
+                    spans = [result.get(timeout=600) for result in running]
                     elapsed = time.perf_counter() - started
                     # The sender tasks the chunks queued wait in the queue.
                     while True:
@@ -305,6 +324,7 @@ class Command(BaseCommand):
             f"    Broker messages published: {total} ({detail}) "
             f"(target <= {TARGET_BROKER_MESSAGES}) {'PASS' if few else 'FAIL'}"
         )
+        self.stdout.write(f"    {_parallelism(spans)}")
         expected = dict(sorted(self.expected.items()))
         self.stdout.write(
             f"    Outcomes: {dict(sorted(outcomes.items()))} "
