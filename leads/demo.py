@@ -304,7 +304,7 @@ def spread(
 
 def write_leads(demos: list[DemoLead], now: dt.datetime) -> None:
     """Write the leads in their current status, with their history and their
-    first-contact follow-ups; sets each ``demo.lead``."""
+    missed first contacts' follow-ups; sets each ``demo.lead``."""
     leads = [
         Lead(
             source=demo.source,
@@ -338,20 +338,26 @@ def write_leads(demos: list[DemoLead], now: dt.datetime) -> None:
         ):
             history.append(_history_row(demo, event, previous))
             previous = event.status
+        stamps[demo.lead.pk] = (demo.received_at, demo.last_at)
+        # As the follow-up job leaves them: a first-contact follow-up only where
+        # the deadline was missed, done once the lead was contacted.
+        due = demo.lead.first_contact_due_at
+        contacted = demo.events[0].at if demo.events else None
+        if due >= (contacted or now):
+            continue
         follow_up = LeadFollowUp(
             lead=demo.lead,
-            due_at=demo.lead.first_contact_due_at,
+            due_at=due,
             note=first_contact,
             assigned_to=demo.seller,
-            created_by=demo.entered_by,
+            first_contact=True,
         )
-        if demo.events:
+        if contacted:
             follow_up.status = LeadFollowUp.Status.DONE
-            follow_up.completed_at = demo.events[0].at
-        elif follow_up.due_at < now:
+            follow_up.completed_at = contacted
+        else:
             mark_overdue(follow_up, now)
         follow_ups.append(follow_up)
-        stamps[demo.lead.pk] = (demo.received_at, demo.last_at)
     LeadStatusHistory.objects.bulk_create(history, batch_size=500)
     restamp(Lead, ["created_at", "updated_at"], stamps)
     LeadFollowUp.objects.bulk_create(follow_ups, batch_size=500)
@@ -359,10 +365,10 @@ def write_leads(demos: list[DemoLead], now: dt.datetime) -> None:
         LeadFollowUp,
         ["created_at", "updated_at"],
         {
-            pk: (received, completed or reminded or received)
-            for pk, received, completed, reminded in LeadFollowUp.objects.filter(
+            pk: (due, completed or reminded or due)
+            for pk, due, completed, reminded in LeadFollowUp.objects.filter(
                 lead_id__in=stamps
-            ).values_list("pk", "lead__received_at", "completed_at", "last_reminded_at")
+            ).values_list("pk", "due_at", "completed_at", "last_reminded_at")
         },
     )
 
@@ -421,7 +427,7 @@ def add_follow_ups(demos: list[DemoLead], rng: random.Random, now: dt.datetime) 
             for pk, lead_id, reminded in LeadFollowUp.objects.filter(
                 lead_id__in=last_at
             )
-            .exclude(note=_("First contact"))
+            .exclude(first_contact=True)
             .values_list("pk", "lead_id", "last_reminded_at")
         },
     )

@@ -150,6 +150,11 @@ class Lead(StatusTracked, TimeStamped):
         blank=True,
         related_name="leads",
         db_index=False,  # lead_import_idx
+        # No database constraint: checking it would cost a lookup of the log for
+        # every imported row (a tenth of a bulk import's time). The pointer only
+        # records provenance (the log's page, "revert"); deleting a log goes through
+        # the ORM, which still sets it to NULL.
+        db_constraint=False,
     )
 
     objects = LeadQuerySet.as_manager()
@@ -218,11 +223,29 @@ class LeadStatusHistory(StatusHistory):
         _("from"), max_length=20, choices=LeadStatus.choices, blank=True
     )
     to_status = models.CharField(_("to"), max_length=20, choices=LeadStatus.choices)
+    # As StatusHistory's, indexed only where set: imports and webhooks write a
+    # creation row per lead with nobody in it.
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta(StatusHistory.Meta):
         verbose_name = _("lead status change")
         verbose_name_plural = _("lead status history")
-        indexes = [models.Index(fields=["lead", "changed_at"], name="lead_history_idx")]
+        indexes = [
+            models.Index(fields=["lead", "changed_at"], name="lead_history_idx"),
+            models.Index(
+                fields=["changed_by"],
+                condition=Q(changed_by__isnull=False),
+                name="lead_history_by_idx",
+            ),
+        ]
 
 
 class ImportLog(TimeStamped):
@@ -352,11 +375,26 @@ class LeadFollowUp(TimeStamped):
         blank=True,
         related_name="+",
     )
+    # A new lead's first-contact deadline lives on the lead; this row is written
+    # only when the deadline is missed (see services.open_missed_first_contacts).
+    first_contact = models.BooleanField(
+        _("first contact"),
+        default=False,
+        editable=False,
+        help_text=_("Opened by the follow-up job when a new lead's deadline passed."),
+    )
 
     class Meta:
         verbose_name = _("lead follow-up")
         verbose_name_plural = _("lead follow-ups")
         ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead"],
+                condition=Q(first_contact=True),
+                name="followup_one_first_contact",
+            )
+        ]
         indexes = [
             models.Index(fields=["status", "due_at"], name="followup_due_idx"),
             models.Index(fields=["assigned_to", "status"], name="followup_owner_idx"),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -102,10 +102,10 @@ def create_or_merge_lead(
                 )
                 lead.mark_status_change(by=by)
                 lead.save()
-                # Without an active salesperson the lead stays unassigned, but its
-                # first-contact deadline is still tracked.
-                if not (auto_assign and assign_round_robin([lead], by=by)):
-                    schedule_first_contact(lead, by=by)
+                # Without an active salesperson the lead stays unassigned; its
+                # first-contact deadline is tracked on it either way.
+                if auto_assign:
+                    assign_round_robin([lead], by=by)
             return Intake(lead, True)
         except IntegrityError:
             # Another transaction stored the same person a moment ago: merge into it.
@@ -186,13 +186,21 @@ def record_lead_status_change(lead: Lead, *, created: bool) -> None:
     if old is None:
         return
     write_status_history(lead, LeadStatusHistory, old=old, lead=lead)
+    open_follow_ups = LeadFollowUp.objects.filter(
+        lead=lead,
+        status__in=[LeadFollowUp.Status.PENDING, LeadFollowUp.Status.OVERDUE],
+    )
+    if old == LeadStatus.NEW and lead.status != LeadStatus.NEW:
+        # Contacted, late: the missed first contact is done now.
+        open_follow_ups.filter(first_contact=True).update(
+            status=LeadFollowUp.Status.DONE, completed_at=timezone.now()
+        )
     if lead.status not in OPEN_STATUSES:
         # Whatever path closed the lead (a service, the admin, a plain save), nobody
         # is to be reminded about it any more.
-        LeadFollowUp.objects.filter(
-            lead=lead,
-            status__in=[LeadFollowUp.Status.PENDING, LeadFollowUp.Status.OVERDUE],
-        ).update(status=LeadFollowUp.Status.DONE, completed_at=timezone.now())
+        open_follow_ups.update(
+            status=LeadFollowUp.Status.DONE, completed_at=timezone.now()
+        )
 
 
 # --- assignment ---------------------------------------------------------------------
@@ -216,8 +224,6 @@ def assign_lead(lead: Lead, user, *, by=None) -> Lead:
         lead.follow_ups.filter(
             status__in=[LeadFollowUp.Status.PENDING, LeadFollowUp.Status.OVERDUE]
         ).update(assigned_to=user)
-        if not lead.follow_ups.exists():
-            schedule_first_contact(lead, by=by)
     return lead
 
 
@@ -255,20 +261,45 @@ def assign_round_robin(leads, *, by=None) -> int:
 # --- follow-ups ---------------------------------------------------------------------
 
 
-def schedule_first_contact(lead: Lead, *, by=None) -> LeadFollowUp | None:
-    """The follow-up that holds a new lead's first-contact deadline (once)."""
-    if lead.status != LeadStatus.NEW or lead.first_contact_due_at is None:
-        return None
-    follow_up, _created = LeadFollowUp.objects.get_or_create(
-        lead=lead,
-        note=_("First contact"),
-        defaults={
-            "due_at": lead.first_contact_due_at,
-            "assigned_to": lead.assigned_to,
-            "created_by": by,
-        },
-    )
-    return follow_up
+def open_missed_first_contacts(*, now: dt.datetime | None = None) -> int:
+    """A "First contact" follow-up for each new lead whose deadline has passed.
+
+    A lead's first-contact deadline is ``first_contact_due_at``: the lead list shows
+    it and filters on it. A follow-up is written only once the deadline is missed,
+    so the overdue machinery (reminders, escalation) takes over; a lead contacted in
+    time never needs one, and intake (an import of thousands) writes none. One set-
+    based statement; the partial unique index keeps it to one row per lead also
+    when two runs overlap. Returns how many were opened.
+    """
+    now = now or timezone.now()
+    qn = connection.ops.quote_name
+    follow_ups = qn(LeadFollowUp._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        # Identifiers are our own table names; every value is a parameter.
+        cursor.execute(
+            f"INSERT INTO {follow_ups} (lead_id, due_at, note, status, "  # noqa: S608
+            "assigned_to_id, reminder_count, first_contact, created_at, updated_at) "
+            "SELECT new.id, new.first_contact_due_at, %s, %s, new.assigned_to_id, "
+            "0, %s, %s, %s "
+            f"FROM {qn(Lead._meta.db_table)} new "
+            "WHERE new.status = %s AND new.first_contact_due_at < %s "
+            f"AND NOT EXISTS (SELECT 1 FROM {follow_ups} earlier "
+            "WHERE earlier.lead_id = new.id AND earlier.first_contact = %s) "
+            # One order for every run, so two at once cannot deadlock.
+            "ORDER BY new.id ON CONFLICT DO NOTHING",
+            [
+                _("First contact"),
+                LeadFollowUp.Status.PENDING.value,
+                True,
+                adapt(now),
+                adapt(now),
+                LeadStatus.NEW.value,
+                adapt(now),
+                True,
+            ],
+        )
+        return cursor.rowcount
 
 
 def schedule_follow_up(
@@ -300,13 +331,15 @@ def complete_follow_up(follow_up: LeadFollowUp, *, by=None) -> LeadFollowUp:
 
 @dataclass(frozen=True)
 class FollowUpRun:
+    opened: int
     overdue: int
     reminded: int
     escalated: int
 
 
 def process_follow_ups(*, now: dt.datetime | None = None) -> FollowUpRun:
-    """The beat job: mark follow-ups overdue, remind, escalate.
+    """The beat job: open missed first contacts, mark follow-ups overdue, remind,
+    escalate.
 
     A follow-up past due becomes overdue; its salesperson is reminded by email at most
     once per LEADS_REMINDER_INTERVAL_HOURS; after LEADS_ESCALATE_AFTER_REMINDERS
@@ -314,6 +347,7 @@ def process_follow_ups(*, now: dt.datetime | None = None) -> FollowUpRun:
     runs at once remind once.
     """
     now = now or timezone.now()
+    opened = open_missed_first_contacts(now=now)
     overdue = LeadFollowUp.objects.filter(
         status=LeadFollowUp.Status.PENDING, due_at__lt=now
     ).update(status=LeadFollowUp.Status.OVERDUE, updated_at=now)
@@ -327,12 +361,16 @@ def process_follow_ups(*, now: dt.datetime | None = None) -> FollowUpRun:
         reminded += result in ("reminded", "escalated")
         escalated += result == "escalated"
     logger.info(
-        "Lead follow-ups: %s overdue, %s reminded, %s escalated",
+        "Lead follow-ups: %s first contacts missed, %s overdue, %s reminded, "
+        "%s escalated",
+        opened,
         overdue,
         reminded,
         escalated,
     )
-    return FollowUpRun(overdue=overdue, reminded=reminded, escalated=escalated)
+    return FollowUpRun(
+        opened=opened, overdue=overdue, reminded=reminded, escalated=escalated
+    )
 
 
 def _remind(pk: int, now: dt.datetime, interval: dt.timedelta) -> str:

@@ -5,9 +5,11 @@ from . import services
 
 @shared_task(name="leads.tasks.process_follow_ups", acks_late=True)
 def process_follow_ups() -> dict:
-    """Every 15 minutes: overdue follow-ups, reminders, escalations (idempotent)."""
+    """Every 15 minutes: missed first contacts, overdue follow-ups, reminders,
+    escalations (idempotent)."""
     run = services.process_follow_ups()
     return {
+        "first_contacts_missed": run.opened,
         "overdue": run.overdue,
         "reminded": run.reminded,
         "escalated": run.escalated,

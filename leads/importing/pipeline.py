@@ -1,9 +1,11 @@
 """The import pipeline: rows → normalised records → de-duplication (within the file
-and against the database) → multi-row INSERT ... ON CONFLICT DO NOTHING in chunks.
+and against the database) → inserts in chunks, one transaction each. A chunk's rows
+are looked up and the rest inserted plainly; if another writer stores one of the
+same people meanwhile, the chunk is redone with INSERT ... ON CONFLICT DO NOTHING.
 
 Created rows bypass Lead.save() and its post_save signal, so this module writes the
-creation history rows, first-contact follow-ups and round-robin assignment itself,
-in bulk, with the same rules as leads.services.
+creation history rows and round-robin assignment itself, in bulk, with the same
+rules as leads.services.
 """
 
 import contextlib
@@ -11,6 +13,7 @@ import datetime as dt
 import functools
 import io
 import queue
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -32,12 +35,13 @@ from django.utils.translation import gettext as _
 
 from crm_project.phones import normalize_phone
 
-from ..models import Lead, LeadFollowUp, LeadStatus, LeadStatusHistory, RoundRobinCursor
+from ..models import Lead, LeadStatus, LeadStatusHistory, RoundRobinCursor
 from ..normalize import clean_text, normalize_email, phone_text, strip_meta_prefix
 from ..services import FILLABLE_FIELDS, active_salespeople
 from .columns import GENERIC_SOURCES, row_source
 
 CHUNK_SIZE = 2000
+_SWITCH_INTERVAL = 0.0002  # seconds, while the parsing thread runs
 CREATED = "created"
 DUPLICATE_IN_FILE = "duplicate_in_file"
 DUPLICATE_EXISTING = "duplicate_existing"
@@ -132,14 +136,15 @@ class Record:
     def resolved_id(self) -> int | None:
         return self.lead_id or self.matched
 
-    def report_row(self) -> list:
-        return [
+    def report_row(self) -> tuple:
+        message = self.message
+        return (
             self.row,
             self.outcome,
             self.lead_id or "",
             self.matched or "",
-            clean_text(self.message, limit=1000),
-        ]
+            clean_text(message, limit=1000) if message else "",
+        )
 
 
 # Phone parsing with phonenumbers is the hot spot (~120 µs a number); exports repeat
@@ -282,6 +287,9 @@ class Pipeline:
         self.file_keys: dict[str, int] = {}
         self.chunk_keys: dict[str, Record] = {}
         self.fills: dict[int, dict] = defaultdict(dict)
+        # Set when another writer stored the same person between this import's
+        # lookup and its insert: from then on the unique indexes decide.
+        self.contended = False
         self.salespeople: list[int] = []
         if assign == "round_robin" and not dry_run:
             self.salespeople = list(active_salespeople().values_list("pk", flat=True))
@@ -289,7 +297,8 @@ class Pipeline:
     # --- rows -------------------------------------------------------------------
 
     def run(self, rows: Iterable[list], *, first_row: int = 2) -> Counts:
-        with _relaxed_commits(not self.dry_run):
+        writing = not self.dry_run
+        with _relaxed_commits(writing), _staging(writing):
             for chunk in self._parsed_chunks(rows, first_row):
                 for rec in chunk:
                     if not rec.outcome:
@@ -326,6 +335,12 @@ class Pipeline:
                 chunks.put(exc)
 
         thread = threading.Thread(target=produce, name="lead-import-parse", daemon=True)
+        # Both threads need the GIL. Each time PostgreSQL answers, this thread may
+        # wait for the parser to let it go, up to the switch interval (5 ms by
+        # default) a round trip: a short one while both run saves about a tenth
+        # of an import's time (bench_import).
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch_interval, _SWITCH_INTERVAL))
         thread.start()
         try:
             while True:
@@ -341,6 +356,7 @@ class Pipeline:
                 with contextlib.suppress(queue.Empty):
                     chunks.get_nowait()
                 thread.join(timeout=0.05)
+            sys.setswitchinterval(switch_interval)
 
     def _cell(self, row: list, field: str):
         index = self.indexes.get(field)
@@ -467,6 +483,13 @@ class Pipeline:
                     with transaction.atomic():
                         self._write_chunk(chunk, pending, fills)
                 break
+            except IntegrityError:
+                # A concurrent writer stored one of these people after the lookup:
+                # redo the chunk letting the unique indexes decide, and keep doing
+                # so while this import runs.
+                if self.contended:
+                    raise
+                self.contended = True
             except OperationalError as exc:
                 # Two imports inserting overlapping rows in different orders can
                 # deadlock on the unique indexes; PostgreSQL aborts one: redo it.
@@ -476,21 +499,20 @@ class Pipeline:
         for key, rec in self.chunk_keys.items():
             self.file_keys[key] = rec.resolved_id() or 0
         self.chunk_keys = {}
-        for rec in chunk:
-            if self.report is not None:
-                self.report.writerow(rec.report_row())
-            if len(self.sample) < self.sample_rows:
-                self.sample.append(
-                    {
-                        "row": rec.row,
-                        "full_name": rec.values.get("full_name", ""),
-                        "phone": rec.phone,
-                        "email": rec.email,
-                        "source": rec.source,
-                        "outcome": rec.outcome,
-                        "problem": rec.message,
-                    }
-                )
+        if self.report is not None:
+            self.report.writerows([rec.report_row() for rec in chunk])
+        for rec in chunk[: max(0, self.sample_rows - len(self.sample))]:
+            self.sample.append(
+                {
+                    "row": rec.row,
+                    "full_name": rec.values.get("full_name", ""),
+                    "phone": rec.phone,
+                    "email": rec.email,
+                    "source": rec.source,
+                    "outcome": rec.outcome,
+                    "problem": rec.message,
+                }
+            )
         if self.on_chunk is not None:
             self.on_chunk(self.counts)
 
@@ -499,6 +521,12 @@ class Pipeline:
         if self.dry_run:
             for rec in self._match_existing(pending, fills):
                 rec.outcome = CREATED
+        elif not self.contended:
+            # Look the rows up (three index scans for the chunk), then insert the
+            # rest plainly; a plain insert skips ON CONFLICT's extra probe of every
+            # unique index per row. A person written meanwhile by another import
+            # makes the insert fail, and _flush redoes the chunk the other way.
+            self._insert(self._match_existing(pending, fills), now, safe=False)
         else:
             # Insert first: the unique indexes find the duplicates of existing leads
             # as the rows go in (ON CONFLICT DO NOTHING), so only the few rows left
@@ -640,8 +668,11 @@ class Pipeline:
 
     # --- writing ----------------------------------------------------------------
 
-    def _insert(self, recs: list[Record], now: dt.datetime) -> list[Record]:
-        """INSERT the records; return those that lost to a concurrent writer."""
+    def _insert(
+        self, recs: list[Record], now: dt.datetime, *, safe: bool = True
+    ) -> list[Record]:
+        """INSERT the records; return those that lost to a concurrent writer
+        (``safe``: ON CONFLICT DO NOTHING; otherwise a conflict raises)."""
         if not recs:
             return []
         if connection.vendor == "postgresql":
@@ -654,39 +685,42 @@ class Pipeline:
         hours = dt.timedelta(hours=settings.LEADS_FIRST_CONTACT_HOURS)
         # Most rows carry no date of their own: received now, due in ``hours``.
         received_now, due_now = now_db, adapt(now + hours)
-        rows = []
         # A stable order makes two overlapping imports lock index entries alike.
         recs = sorted(recs, key=lambda rec: rec.phone or rec.email)
+        new_status = LeadStatus.NEW.value
+        blank = dict.fromkeys(_TEXT_FIELDS, "")
+        rows = []
+        append = rows.append
         for rec in recs:
             received = rec.received_at
-            values = rec.values
-            rows.append(
+            values = {**blank, **rec.values} if rec.values else blank
+            append(
                 (
-                    values.get("full_name", ""),
+                    values["full_name"],
                     rec.phone,
                     rec.email,
                     rec.invalid,
                     rec.source,
-                    values.get("campaign_name", ""),
-                    values.get("ad_name", ""),
-                    values.get("form_name", ""),
-                    values.get("utm_source", ""),
-                    values.get("utm_medium", ""),
-                    values.get("utm_campaign", ""),
-                    values.get("utm_term", ""),
-                    values.get("utm_content", ""),
+                    values["campaign_name"],
+                    values["ad_name"],
+                    values["form_name"],
+                    values["utm_source"],
+                    values["utm_medium"],
+                    values["utm_campaign"],
+                    values["utm_term"],
+                    values["utm_content"],
                     rec.external_id,
                     adapt(received) if received else received_now,
-                    LeadStatus.NEW.value,
+                    new_status,
                     "",
                     adapt(received + hours) if received else due_now,
-                    values.get("notes", ""),
+                    values["notes"],
                     log_id,
                     now_db,
                     now_db,
                 )
             )
-        returned = _insert_returning(rows, by_id=self.by_id, now=now)
+        returned = _insert_returning(rows, by_id=self.by_id, now=now, safe=safe)
         by_key = {}
         for rec in recs:
             by_key[rec.phone or "e" + rec.email] = rec
@@ -697,7 +731,7 @@ class Pipeline:
         return [rec for rec in recs if rec.outcome != CREATED]
 
     def _after_create(self, lead_ids: list[int], now: dt.datetime) -> None:
-        """Assignment, creation history and first-contact follow-ups, in bulk."""
+        """Assignment and creation history, in bulk."""
         if self.salespeople:
             cursor, _created = (
                 RoundRobinCursor.objects.select_for_update().get_or_create(name="leads")
@@ -713,42 +747,21 @@ class Pipeline:
                 Lead.objects.filter(pk__in=ids).update(
                     assigned_to_id=person, assigned_at=now
                 )
-                if connection.vendor == "postgresql":  # follow-ups already written
-                    LeadFollowUp.objects.filter(lead_id__in=ids).update(
-                        assigned_to_id=person
-                    )
             cursor.last_user_id = people[(start + len(lead_ids) - 1) % len(people)]
             cursor.save(update_fields=["last_user_id"])
         if connection.vendor == "postgresql":
-            return  # history and follow-ups went in with the leads (_insert_returning)
+            return  # the history went in with the leads (_insert_returning)
         adapt = connection.ops.adapt_datetimefield_value
         qn = connection.ops.quote_name
-        lead_table = qn(Lead._meta.db_table)
         placeholders = ", ".join(["%s"] * len(lead_ids))
         with connection.cursor() as cursor:
             # Identifiers are our own table names; every value is a parameter.
             cursor.execute(
                 f"INSERT INTO {qn(LeadStatusHistory._meta.db_table)} "  # noqa: S608
                 "(lead_id, from_status, to_status, changed_by_id, changed_at, note) "
-                f"SELECT id, '', status, %s, %s, '' FROM {lead_table} "
+                f"SELECT id, '', status, %s, %s, '' FROM {qn(Lead._meta.db_table)} "
                 f"WHERE id IN ({placeholders})",
                 [self.by_id, adapt(now), *lead_ids],
-            )
-            cursor.execute(
-                f"INSERT INTO {qn(LeadFollowUp._meta.db_table)} "  # noqa: S608
-                "(lead_id, due_at, note, status, assigned_to_id, reminder_count, "
-                "created_by_id, created_at, updated_at) "
-                "SELECT id, first_contact_due_at, %s, %s, assigned_to_id, 0, "
-                "%s, %s, %s "
-                f"FROM {lead_table} WHERE id IN ({placeholders})",
-                [
-                    _("First contact"),
-                    LeadFollowUp.Status.PENDING.value,
-                    self.by_id,
-                    adapt(now),
-                    adapt(now),
-                    *lead_ids,
-                ],
             )
 
     def _apply_fills(self, fills: dict[int, dict], now: dt.datetime) -> None:
@@ -762,15 +775,23 @@ class Pipeline:
                 "id", "phone", "email", *FILLABLE_FIELDS
             )
         }
-        phones = {w["phone"] for w in fills.values() if w.get("phone")}
-        emails = {w["email"] for w in fills.values() if w.get("email")}
+        # Only a lead without a phone (email) can take one: look those up.
+        phones, emails = set(), set()
+        for lead_id, wanted in fills.items():
+            lead = leads.get(lead_id)
+            if lead is None:
+                continue
+            if wanted.get("phone") and not lead["phone"]:
+                phones.add(wanted["phone"])
+            if wanted.get("email") and not lead["email"]:
+                emails.add(wanted["email"])
         taken = set()
         if phones:
             taken |= {
                 "p" + p
-                for p in Lead.objects.filter(phone__in=phones).values_list(
-                    "phone", flat=True
-                )
+                for p in Lead.objects.filter(
+                    ~Q(phone=""), phone__in=phones
+                ).values_list("phone", flat=True)
             }
         if emails:
             taken |= {
@@ -873,55 +894,66 @@ def _copy_line(row: tuple) -> str:
     return line + "\n"
 
 
-def _insert_returning(rows: list[tuple], *, by_id, now: dt.datetime) -> list[tuple]:
-    """Insert ``rows`` (values of _INSERT_COLUMNS); conflicting rows are skipped.
+@contextlib.contextmanager
+def _staging(writing: bool):
+    """The session's temporary staging table for COPY (PostgreSQL), made once per
+    import; every insert empties it in the statement that reads it."""
+    if writing and connection.vendor == "postgresql":
+        qn = connection.ops.quote_name
+        columns = ", ".join(qn(name) for name in _INSERT_COLUMNS)
+        with connection.cursor() as cursor:
+            # Identifiers are ours.
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS "  # noqa: S608
+                f"AS SELECT {columns} FROM {qn(Lead._meta.db_table)} WITH NO DATA"
+            )
+    yield
+
+
+def _insert_returning(
+    rows: list[tuple], *, by_id, now: dt.datetime, safe: bool = True
+) -> list[tuple]:
+    """Insert ``rows`` (values of _INSERT_COLUMNS); with ``safe``, conflicting rows
+    are skipped, otherwise a conflict raises IntegrityError.
 
     On PostgreSQL the rows travel by COPY into a temporary staging table and go in
     with one INSERT ... SELECT (much cheaper than a long VALUES list); elsewhere as
-    multi-row VALUES. Either way ON CONFLICT DO NOTHING lets the unique
-    constraints decide between concurrent imports.
+    multi-row VALUES.
     """
     qn = connection.ops.quote_name
     columns = ", ".join(qn(name) for name in _INSERT_COLUMNS)
     table = qn(Lead._meta.db_table)
-    tail = " ON CONFLICT DO NOTHING RETURNING id, phone, email"
+    tail = " RETURNING id, phone, email"
+    if safe:
+        tail = " ON CONFLICT DO NOTHING" + tail
     returned: list[tuple] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Identifiers are ours; the values travel through COPY.
-            cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS "  # noqa: S608
-                f"AS SELECT {columns} FROM {table} WITH NO DATA"
+            data = "".join([_copy_line(row) for row in rows])
+            # One read of the whole chunk: psycopg2 takes the GIL back for every
+            # read, and the parsing thread may hold it for a while each time.
+            # One read of the whole chunk: psycopg2 takes the GIL back for each
+            # read, which waits while the parsing thread runs.
+            cursor.cursor.copy_expert(
+                f"COPY {_STAGE} ({columns}) FROM STDIN",
+                io.StringIO(data),
+                size=len(data) + 1,
             )
-            cursor.execute(f"TRUNCATE {_STAGE}")
-            buffer = io.StringIO()
-            buffer.writelines(_copy_line(row) for row in rows)
-            buffer.seek(0)
-            cursor.cursor.copy_expert(f"COPY {_STAGE} ({columns}) FROM STDIN", buffer)
-            # One statement also writes each created lead's creation history row
-            # and first-contact follow-up (assignment, if any, follows).
+            # One statement empties the stage, inserts, and writes each created
+            # lead's creation history row (assignment, if any, follows; the
+            # first-contact deadline is on the lead: services.open_missed_first_
+            # contacts).
             cursor.execute(
-                f"WITH created AS (INSERT INTO {table} ({columns}) "  # noqa: S608
-                f"SELECT {columns} FROM {_STAGE} ORDER BY phone, email{tail}, "
-                "status, first_contact_due_at), "
+                f"WITH staged AS (DELETE FROM {_STAGE} RETURNING *), "  # noqa: S608
+                f"created AS (INSERT INTO {table} ({columns}) "
+                f"SELECT {columns} FROM staged ORDER BY phone, email{tail}, "
+                "status), "
                 f"history AS (INSERT INTO {qn(LeadStatusHistory._meta.db_table)} "
                 "(lead_id, from_status, to_status, changed_by_id, changed_at, note) "
-                "SELECT id, '', status, %s, %s, '' FROM created), "
-                f"follow_ups AS (INSERT INTO {qn(LeadFollowUp._meta.db_table)} "
-                "(lead_id, due_at, note, status, assigned_to_id, reminder_count, "
-                "created_by_id, created_at, updated_at) "
-                "SELECT id, first_contact_due_at, %s, %s, NULL, 0, %s, %s, %s "
-                "FROM created) "
+                "SELECT id, '', status, %s, %s, '' FROM created) "
                 "SELECT id, phone, email FROM created",
-                [
-                    by_id,
-                    now,
-                    _("First contact"),
-                    LeadFollowUp.Status.PENDING.value,
-                    by_id,
-                    now,
-                    now,
-                ],
+                [by_id, now],
             )
             returned = cursor.fetchall()
         else:

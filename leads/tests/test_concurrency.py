@@ -69,7 +69,6 @@ def test_eight_intakes_of_one_person_in_different_formats_create_one_lead():
     assert list(
         LeadStatusHistory.objects.values_list("lead", "from_status", "to_status")
     ) == [(lead.pk, "", LeadStatus.NEW)]
-    assert LeadFollowUp.objects.filter(lead=lead).count() == 1
 
 
 def test_retried_deliveries_with_one_external_id_make_one_lead_with_both_contacts():
@@ -108,7 +107,6 @@ def test_intakes_racing_for_round_robin_share_leads_out_evenly():
     assert [o for o in outcomes if isinstance(o, Exception)] == []
     assert Lead.objects.filter(assigned_to=first).count() == 4
     assert Lead.objects.filter(assigned_to=second).count() == 4
-    assert LeadFollowUp.objects.filter(assigned_to__in=[first, second]).count() == 8
 
 
 def test_five_desks_moving_a_lead_to_the_same_status_record_it_once():
@@ -193,3 +191,20 @@ def test_follow_up_runs_racing_past_the_threshold_escalate_once(mailoutbox):
         ("maria@studio.test", "Escalation"),
         ("sam@studio.test", "Overdue follow-up"),
     ]
+
+
+def test_follow_up_runs_at_once_open_each_missed_first_contact_once():
+    now = timezone.now()
+    leads = [
+        LeadFactory(first_contact_due_at=now - dt.timedelta(minutes=1 + i))
+        for i in range(30)
+    ]
+
+    outcomes = race(4, lambda _: [services.open_missed_first_contacts(now=now)])
+
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
+    assert sum(outcomes) == 30
+    opened = LeadFollowUp.objects.filter(first_contact=True)
+    assert sorted(opened.values_list("lead_id", flat=True)) == sorted(
+        lead.pk for lead in leads
+    )

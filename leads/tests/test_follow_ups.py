@@ -2,6 +2,7 @@
 managers, once per interval, through the service and through the Celery task."""
 
 import datetime as dt
+import importlib
 
 import pytest
 import time_machine
@@ -88,7 +89,7 @@ def state(follow_up) -> tuple[str, int, dt.datetime | None, dt.datetime | None]:
 def test_a_follow_up_not_yet_due_is_left_alone(run, follow_up, mailoutbox):
     result = run(DUE - dt.timedelta(minutes=1))
 
-    assert result == services.FollowUpRun(overdue=0, reminded=0, escalated=0)
+    assert result == services.FollowUpRun(opened=0, overdue=0, reminded=0, escalated=0)
     assert state(follow_up) == (F.PENDING, 0, None, None)
     assert mailoutbox == []
 
@@ -100,7 +101,7 @@ def test_a_follow_up_past_due_becomes_overdue_and_its_salesperson_is_emailed(
 
     result = run(now)
 
-    assert result == services.FollowUpRun(overdue=1, reminded=1, escalated=0)
+    assert result == services.FollowUpRun(opened=0, overdue=1, reminded=1, escalated=0)
     assert state(follow_up) == (F.OVERDUE, 1, now, None)
     (message,) = mailoutbox
     assert message.to == [salesperson.email]
@@ -117,7 +118,7 @@ def test_running_again_within_the_interval_sends_nothing(run, follow_up, mailout
 
     result = run(first + dt.timedelta(hours=3, minutes=59))
 
-    assert result == services.FollowUpRun(overdue=0, reminded=0, escalated=0)
+    assert result == services.FollowUpRun(opened=0, overdue=0, reminded=0, escalated=0)
     assert state(follow_up) == (F.OVERDUE, 1, first, None)
     assert len(mailoutbox) == 1
 
@@ -131,7 +132,7 @@ def test_after_the_interval_the_salesperson_is_reminded_again(
 
     result = run(second)
 
-    assert result == services.FollowUpRun(overdue=0, reminded=1, escalated=0)
+    assert result == services.FollowUpRun(opened=0, overdue=0, reminded=1, escalated=0)
     assert state(follow_up) == (F.OVERDUE, 2, second, None)
     assert [m.to for m in mailoutbox] == [[salesperson.email]] * 2
 
@@ -228,7 +229,7 @@ def test_an_unassigned_follow_up_is_counted_but_emails_nobody(
 
     result = run(DUE + dt.timedelta(minutes=1))
 
-    assert result == services.FollowUpRun(overdue=1, reminded=1, escalated=0)
+    assert result == services.FollowUpRun(opened=0, overdue=1, reminded=1, escalated=0)
     assert state(orphan)[:2] == (F.OVERDUE, 1)
     assert mailoutbox == []
 
@@ -260,7 +261,7 @@ def test_each_overdue_follow_up_is_reminded_once_per_run(run, salesperson, mailo
 
     result = run(DUE + dt.timedelta(minutes=1))
 
-    assert result == services.FollowUpRun(overdue=4, reminded=4, escalated=0)
+    assert result == services.FollowUpRun(opened=0, overdue=4, reminded=4, escalated=0)
     for follow_up in [*mine, theirs]:
         assert state(follow_up)[:2] == (F.OVERDUE, 1)
     assert state(later)[:2] == (F.PENDING, 0)
@@ -283,10 +284,10 @@ def test_the_task_runs_the_job_and_reports_what_it_did(
             reports.append(tasks.process_follow_ups.delay().get())
 
     assert reports == [
-        {"overdue": 1, "reminded": 1, "escalated": 0},
-        {"overdue": 0, "reminded": 0, "escalated": 0},
-        {"overdue": 0, "reminded": 1, "escalated": 1},
-        {"overdue": 0, "reminded": 1, "escalated": 0},
+        {"first_contacts_missed": 0, "overdue": 1, "reminded": 1, "escalated": 0},
+        {"first_contacts_missed": 0, "overdue": 0, "reminded": 0, "escalated": 0},
+        {"first_contacts_missed": 0, "overdue": 0, "reminded": 1, "escalated": 1},
+        {"first_contacts_missed": 0, "overdue": 0, "reminded": 1, "escalated": 0},
     ]
     assert [m.subject.startswith("Escalation") for m in mailoutbox] == [
         False,
@@ -369,3 +370,94 @@ def test_a_real_worker_runs_the_follow_up_job_once_per_interval(console_worker):
     assert "To: sam@studio.test" in output
     assert SITE + f"/admin/leads/lead/{overdue.lead_id}/change/" in output
     assert "1 overdue, 1 reminded, 0 escalated" in output
+
+
+# --- missed first contacts -----------------------------------------------------------
+
+
+@pytest.fixture
+def new_lead(salesperson):
+    """A new lead received at DUE − 2 h: its first contact is due at DUE."""
+    return LeadFactory(
+        full_name="Bea Soto",
+        assigned_to=salesperson,
+        received_at=DUE - dt.timedelta(hours=2),
+        first_contact_due_at=DUE,
+    )
+
+
+def test_a_new_lead_not_yet_due_has_no_follow_up(run, new_lead, mailoutbox):
+    result = run(DUE - dt.timedelta(minutes=1))
+
+    assert result == services.FollowUpRun(opened=0, overdue=0, reminded=0, escalated=0)
+    assert not new_lead.follow_ups.exists()
+    assert mailoutbox == []
+
+
+def test_a_missed_first_contact_opens_one_overdue_follow_up_and_reminds(
+    run, new_lead, salesperson, mailoutbox
+):
+    now = DUE + dt.timedelta(minutes=1)
+
+    first = run(now)
+    again = run(now + dt.timedelta(minutes=15))
+
+    assert first == services.FollowUpRun(opened=1, overdue=1, reminded=1, escalated=0)
+    assert again == services.FollowUpRun(opened=0, overdue=0, reminded=0, escalated=0)
+    follow_up = new_lead.follow_ups.get()
+    assert follow_up.first_contact
+    assert (follow_up.note, follow_up.due_at) == ("First contact", DUE)
+    assert (follow_up.assigned_to, follow_up.created_by) == (salesperson, None)
+    assert state(follow_up) == (F.OVERDUE, 1, now, None)
+    (message,) = mailoutbox
+    assert message.to == [salesperson.email]
+    assert message.subject == "Overdue follow-up: Bea Soto"
+
+
+def test_a_lead_contacted_in_time_never_gets_a_first_contact_follow_up(
+    run, new_lead, mailoutbox
+):
+    services.change_lead_status(new_lead, LeadStatus.CONTACTED)
+
+    result = run(DUE + dt.timedelta(hours=5))
+
+    assert result.opened == 0
+    assert not new_lead.follow_ups.exists()
+    assert mailoutbox == []
+
+
+def test_contacting_a_lead_late_closes_its_first_contact_but_not_other_follow_ups(
+    run, new_lead, mailoutbox
+):
+    call_back = LeadFollowUpFactory(lead=new_lead, due_at=DUE, note="Call back")
+    run(DUE + dt.timedelta(minutes=1))
+    missed = new_lead.follow_ups.get(first_contact=True)
+
+    services.change_lead_status(new_lead, LeadStatus.CONTACTED)
+
+    assert state(missed)[0] == F.DONE
+    assert state(call_back)[0] == F.OVERDUE  # a call-back still to make
+    result = run(DUE + dt.timedelta(hours=9))
+    assert (result.opened, result.reminded) == (0, 1)
+
+
+def test_first_contact_rows_from_before_the_change_are_recognised(salesperson):
+    """The data migration marks the follow-up intake used to write for each lead
+    (the earliest, in either shipped language); later ones stay ordinary."""
+    from django.apps import apps
+
+    first_contact = importlib.import_module(
+        "leads.migrations.0004_first_contact_follow_up_on_miss"
+    )
+    english, spanish, other = LeadFactory(), LeadFactory(), LeadFactory()
+    rows = [
+        LeadFollowUpFactory(lead=english, due_at=DUE, note="First contact"),
+        LeadFollowUpFactory(lead=english, due_at=DUE, note="First contact"),
+        LeadFollowUpFactory(lead=spanish, due_at=DUE, note="Primer contacto"),
+        LeadFollowUpFactory(lead=other, due_at=DUE, note="Call back"),
+    ]
+
+    first_contact.mark_first_contacts(apps, None)
+
+    marked = [row.pk for row in LeadFollowUp.objects.filter(first_contact=True)]
+    assert sorted(marked) == [rows[0].pk, rows[2].pk]

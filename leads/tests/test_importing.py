@@ -2,6 +2,7 @@
 round-robin, Google Sheets and concurrency."""
 
 import csv
+import datetime as dt
 import http.server
 import socket
 import threading
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.utils import timezone
 
 from leads.importing import (
     ImportFileError,
@@ -31,10 +33,17 @@ from leads.models import (
     LeadStatusHistory,
     RoundRobinCursor,
 )
-from leads.services import change_lead_status, complete_follow_up
+from leads.services import (
+    change_lead_status,
+    complete_follow_up,
+    process_follow_ups,
+    schedule_follow_up,
+)
 
 from . import formats
 from .factories import LeadFactory, SalespersonFactory
+
+HOUR = dt.timedelta(hours=1)
 
 pytestmark = pytest.mark.django_db
 
@@ -397,7 +406,7 @@ def test_same_external_id_is_a_duplicate(tmp_path):
     assert log.duplicate_existing_count == 1
 
 
-def test_created_leads_get_history_and_first_contact_follow_up(tmp_path, settings):
+def test_created_leads_get_history_and_a_first_contact_deadline(tmp_path, settings):
     settings.LEADS_FIRST_CONTACT_HOURS = 3
     path = formats.google_forms(
         tmp_path / "f.csv", [["2024-03-01 09:00:00", "Ana", "", "6465550125"]]
@@ -411,13 +420,9 @@ def test_created_leads_get_history_and_first_contact_follow_up(tmp_path, setting
         "new",
         user,
     )
-    follow_up = LeadFollowUp.objects.get(lead=lead)
-    assert follow_up.note == "First contact"
-    assert follow_up.due_at == lead.received_at + __import__("datetime").timedelta(
-        hours=3
-    )
-    assert lead.first_contact_due_at == follow_up.due_at
-    assert follow_up.status == LeadFollowUp.Status.PENDING
+    assert lead.first_contact_due_at == lead.received_at + dt.timedelta(hours=3)
+    # The deadline is on the lead; a follow-up is opened only once it is missed.
+    assert not LeadFollowUp.objects.exists()
     assert log.processed_rows == log.total_rows == 1
     assert log.started_at and log.finished_at
 
@@ -478,7 +483,9 @@ def test_revert_removes_only_untouched_leads(tmp_path):
     contacted = Lead.objects.get(phone="+16465550130")
     change_lead_status(contacted, LeadStatus.CONTACTED)
     done = Lead.objects.get(phone="+16465550131")
-    complete_follow_up(done.follow_ups.get())
+    complete_follow_up(
+        schedule_follow_up(done, due_at=timezone.now() + dt.timedelta(hours=1))
+    )
 
     removed = revert_import(log, by=None)
 
@@ -506,8 +513,12 @@ def test_round_robin_shares_created_leads_and_continues_rotation(tmp_path):
     created = Lead.objects.filter(import_log__isnull=False).order_by("phone")
     assert [lead.assigned_to for lead in created] == [b, c, a, b]
     assert all(lead.assigned_at for lead in created)
+    # Missed first contacts go to each lead's salesperson.
+    process_follow_ups(now=max(lead.first_contact_due_at for lead in created) + HOUR)
     for lead in created:
-        assert lead.follow_ups.get().assigned_to == lead.assigned_to
+        follow_up = lead.follow_ups.get()
+        assert follow_up.first_contact
+        assert follow_up.assigned_to == lead.assigned_to
     assert RoundRobinCursor.objects.get(name="leads").last_user_id == b.pk
 
 
@@ -706,7 +717,6 @@ def test_concurrent_overlapping_imports_create_no_duplicates(tmp_path, monkeypat
     assert sum(log.created_count for log in done) == 500
     assert sum(log.duplicate_existing_count for log in done) == 300
     assert LeadStatusHistory.objects.count() == 500
-    assert LeadFollowUp.objects.count() == 500
     for log in done:
         rows = list(csv.reader(Path(log.report.path).open(encoding="utf-8-sig")))
         assert len(rows) == 401

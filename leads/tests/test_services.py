@@ -34,6 +34,7 @@ S = LeadStatus
 F = LeadFollowUp.Status
 NOW = dt.datetime(2026, 3, 11, 14, 0, tzinfo=dt.UTC)
 RECEIVED = dt.datetime(2026, 3, 11, 9, 30, tzinfo=dt.UTC)
+HOUR = dt.timedelta(hours=1)
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +74,7 @@ def intake(**data) -> services.Intake:
 # --- Intake -----------------------------------------------------------------------
 
 
-def test_intake_creates_one_lead_with_its_history_and_first_contact(staff):
+def test_intake_creates_one_lead_with_its_history_and_first_contact_deadline(staff):
     result = intake(
         phone="(415) 555-0123",
         email="Ana@Example.com",
@@ -105,12 +106,8 @@ def test_intake_creates_one_lead_with_its_history_and_first_contact(staff):
     assert (row.from_status, row.to_status) == ("", S.NEW)
     assert row.changed_by == staff
     assert str(row) == "∅ → new"
-    follow_up = LeadFollowUp.objects.get(lead=lead)
-    assert follow_up.due_at == RECEIVED + dt.timedelta(hours=2)
-    assert follow_up.status == F.PENDING
-    assert follow_up.assigned_to is None
-    assert follow_up.created_by == staff
-    assert follow_up.note == "First contact"
+    # The deadline is the lead's; a follow-up is opened only when it is missed.
+    assert not LeadFollowUp.objects.exists()
 
 
 def test_the_first_contact_window_comes_from_settings(settings):
@@ -119,7 +116,6 @@ def test_the_first_contact_window_comes_from_settings(settings):
     lead = intake(phone="4155550123", received_at=RECEIVED).lead
 
     assert lead.first_contact_due_at == RECEIVED + dt.timedelta(hours=5)
-    assert lead.follow_ups.get().due_at == RECEIVED + dt.timedelta(hours=5)
 
 
 def test_intake_without_a_time_is_received_now():
@@ -186,7 +182,7 @@ def test_the_same_phone_in_another_format_merges(second_phone):
     assert lead.utm_source == "fb"
     assert lead.received_at == RECEIVED
     assert history(lead) == [("", S.NEW)]
-    assert lead.follow_ups.count() == 1
+    assert lead.first_contact_due_at == first.first_contact_due_at
 
 
 def test_the_same_email_in_another_case_merges():
@@ -338,21 +334,14 @@ def test_intake_with_auto_assign_gives_leads_out_in_turn():
     for lead in leads:
         lead.refresh_from_db()
         assert lead.assigned_at == NOW
-        follow_up = lead.follow_ups.get()
-        assert follow_up.assigned_to == lead.assigned_to
-        assert follow_up.due_at == lead.first_contact_due_at
 
 
-def test_intake_with_auto_assign_but_no_salesperson_still_schedules_first_contact():
+def test_intake_with_auto_assign_but_no_salesperson_still_has_a_deadline():
     result = intake(phone="4155550123", auto_assign=True, received_at=RECEIVED)
 
     lead = Lead.objects.get(pk=result.lead.pk)
     assert lead.assigned_to is None
-    follow_up = lead.follow_ups.get()
-    assert (follow_up.due_at, follow_up.assigned_to) == (
-        RECEIVED + dt.timedelta(hours=2),
-        None,
-    )
+    assert lead.first_contact_due_at == RECEIVED + dt.timedelta(hours=2)
 
 
 def test_a_merged_duplicate_is_not_assigned_again():
@@ -506,16 +495,19 @@ def test_assigning_a_lead_moves_its_open_follow_ups_to_the_new_salesperson(staff
     assert history(lead) == [("", S.NEW)]
 
 
-def test_assigning_a_lead_without_follow_ups_schedules_its_first_contact():
+def test_a_missed_first_contact_opened_after_assignment_is_the_salespersons():
     salesperson = SalespersonFactory()
     lead = LeadFactory(received_at=RECEIVED)
 
     services.assign_lead(lead, salesperson)
+    assert not lead.follow_ups.exists()
+    services.open_missed_first_contacts(now=lead.first_contact_due_at + HOUR)
 
     follow_up = lead.follow_ups.get()
-    assert (follow_up.assigned_to, follow_up.due_at) == (
+    assert (follow_up.assigned_to, follow_up.due_at, follow_up.first_contact) == (
         salesperson,
         RECEIVED + dt.timedelta(hours=2),
+        True,
     )
 
 
