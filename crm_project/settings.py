@@ -331,6 +331,11 @@ COMMUNICATIONS_SENDING_TIMEOUT_MINUTES = env.int(
     "COMMUNICATIONS_SENDING_TIMEOUT_MINUTES", default=10
 )
 COMMUNICATIONS_SEND_BATCH_SIZE = env.int("COMMUNICATIONS_SEND_BATCH_SIZE", default=500)
+# A job run still "running" after this long (its worker died) is marked abandoned;
+# longer than any job may run (the jobs' tasks stop at 11 minutes).
+COMMUNICATIONS_JOB_RUN_TIMEOUT_MINUTES = env.int(
+    "COMMUNICATIONS_JOB_RUN_TIMEOUT_MINUTES", default=30
+)
 # Channel backends (dotted paths). Email goes through Django's EMAIL_BACKEND.
 COMMUNICATIONS_EMAIL_BACKEND = env.str(
     "COMMUNICATIONS_EMAIL_BACKEND",

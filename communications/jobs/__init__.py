@@ -37,9 +37,6 @@ from .surveys import PostVisitSurveys, answer_survey
 
 logger = logging.getLogger("communications.jobs")
 
-# Longer than any job may run (the jobs' tasks stop at 11 minutes).
-DEFAULT_RUN_TIMEOUT_MINUTES = 30
-
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
@@ -129,13 +126,7 @@ def run_job(
 
 
 def run_timeout() -> dt.timedelta:
-    return dt.timedelta(
-        minutes=getattr(
-            settings,
-            "COMMUNICATIONS_JOB_RUN_TIMEOUT_MINUTES",
-            DEFAULT_RUN_TIMEOUT_MINUTES,
-        )
-    )
+    return dt.timedelta(minutes=settings.COMMUNICATIONS_JOB_RUN_TIMEOUT_MINUTES)
 
 
 def sweep_abandoned_runs(*, now: dt.datetime | None = None) -> int:
