@@ -245,7 +245,7 @@ def run_import(import_log_id: int) -> ImportLog:
                 log=log,
                 assign=log.assign,
                 by=log.created_by,
-                report=writer,
+                report=report_file,
             )
             _run_rows(pipeline, table)
         with open(report_path, "rb") as handle:

@@ -1,7 +1,6 @@
 """The import pipeline: rows → normalised records → de-duplication (within the file
-and against the database) → inserts in chunks, one transaction each. A chunk's rows
-are looked up and the rest inserted plainly; if another writer stores one of the
-same people meanwhile, the chunk is redone with INSERT ... ON CONFLICT DO NOTHING.
+and against the database) → INSERT ... ON CONFLICT DO NOTHING in chunks, one
+transaction each.
 
 Created rows bypass Lead.save() and its post_save signal, so this module writes the
 creation history rows and round-robin assignment itself, in bulk, with the same
@@ -9,6 +8,7 @@ rules as leads.services.
 """
 
 import contextlib
+import csv
 import datetime as dt
 import functools
 import io
@@ -49,6 +49,27 @@ BAD = "bad"
 REPORT_HEADER = ["row", "outcome", "lead_id", "matched_lead_id", "message"]
 
 _TEXT_FIELDS = (*FILLABLE_FIELDS, "notes")
+# What the staging table holds of a row: the values that come from the file. The
+# rest (status, the import, timestamps, the deadline) are one per chunk, added by
+# the INSERT ... SELECT from the staging table.
+_STAGE_COLUMNS = (
+    "full_name",
+    "phone",
+    "email",
+    "invalid_contact",
+    "source",
+    "campaign_name",
+    "ad_name",
+    "form_name",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "external_id",
+    "notes",
+    "received_at",
+)
 _INSERT_COLUMNS = (
     "full_name",
     "phone",
@@ -110,6 +131,7 @@ class Record:
         "matched",
         "message",
         "ref",
+        "line",
     )
 
     def __init__(self, row: int):
@@ -122,6 +144,9 @@ class Record:
         self.lead_id = self.matched = None
         self.message = ""
         self.ref = None
+        # Its COPY line for the staging table, made by the parsing thread; cleared
+        # when a later duplicate fills its blanks.
+        self.line: str | None = None
 
     def keys(self) -> list[str]:
         keys = []
@@ -255,7 +280,8 @@ def parse_received(value) -> dt.datetime | None:
 
 
 class Pipeline:
-    """One pass over a file's rows. ``dry_run`` computes outcomes without writing."""
+    """One pass over a file's rows. ``dry_run`` computes outcomes without writing;
+    ``report``, a text file, gets a CSV row of REPORT_HEADER for each row."""
 
     def __init__(
         self,
@@ -287,9 +313,9 @@ class Pipeline:
         self.file_keys: dict[str, int] = {}
         self.chunk_keys: dict[str, Record] = {}
         self.fills: dict[int, dict] = defaultdict(dict)
-        # Set when another writer stored the same person between this import's
-        # lookup and its insert: from then on the unique indexes decide.
-        self.contended = False
+        # PostgreSQL imports send rows through a staging table; their lines are
+        # made as the rows are parsed, off the writing thread.
+        self.staged = not dry_run and connection.vendor == "postgresql"
         self.salespeople: list[int] = []
         if assign == "round_robin" and not dry_run:
             self.salespeople = list(active_salespeople().values_list("pk", flat=True))
@@ -426,6 +452,8 @@ class Pipeline:
             rec.message = _("imported without the invalid %(value)s") % {
                 "value": rec.invalid
             }
+        if self.staged:
+            rec.line = _stage_line(rec)
         return rec
 
     def _dedupe_in_file(self, rec: Record) -> None:
@@ -445,6 +473,7 @@ class Pipeline:
         rec.ref = ref
         if isinstance(ref, Record):
             # The first row is not written yet: fill its blanks before the insert.
+            ref.line = None
             for name, value in rec.values.items():
                 if name in FILLABLE_FIELDS and not ref.values.get(name):
                     ref.values[name] = value
@@ -483,13 +512,6 @@ class Pipeline:
                     with transaction.atomic():
                         self._write_chunk(chunk, pending, fills)
                 break
-            except IntegrityError:
-                # A concurrent writer stored one of these people after the lookup:
-                # redo the chunk letting the unique indexes decide, and keep doing
-                # so while this import runs.
-                if self.contended:
-                    raise
-                self.contended = True
             except OperationalError as exc:
                 # Two imports inserting overlapping rows in different orders can
                 # deadlock on the unique indexes; PostgreSQL aborts one: redo it.
@@ -500,7 +522,10 @@ class Pipeline:
             self.file_keys[key] = rec.resolved_id() or 0
         self.chunk_keys = {}
         if self.report is not None:
-            self.report.writerows([rec.report_row() for rec in chunk])
+            # One write a chunk: the report file's writes are slow one by one.
+            buffer = io.StringIO()
+            csv.writer(buffer).writerows([rec.report_row() for rec in chunk])
+            self.report.write(buffer.getvalue())
         for rec in chunk[: max(0, self.sample_rows - len(self.sample))]:
             self.sample.append(
                 {
@@ -521,12 +546,6 @@ class Pipeline:
         if self.dry_run:
             for rec in self._match_existing(pending, fills):
                 rec.outcome = CREATED
-        elif not self.contended:
-            # Look the rows up (three index scans for the chunk), then insert the
-            # rest plainly; a plain insert skips ON CONFLICT's extra probe of every
-            # unique index per row. A person written meanwhile by another import
-            # makes the insert fail, and _flush redoes the chunk the other way.
-            self._insert(self._match_existing(pending, fills), now, safe=False)
         else:
             # Insert first: the unique indexes find the duplicates of existing leads
             # as the rows go in (ON CONFLICT DO NOTHING), so only the few rows left
@@ -668,59 +687,22 @@ class Pipeline:
 
     # --- writing ----------------------------------------------------------------
 
-    def _insert(
-        self, recs: list[Record], now: dt.datetime, *, safe: bool = True
-    ) -> list[Record]:
-        """INSERT the records; return those that lost to a concurrent writer
-        (``safe``: ON CONFLICT DO NOTHING; otherwise a conflict raises)."""
+    def _insert(self, recs: list[Record], now: dt.datetime) -> list[Record]:
+        """INSERT the records; return those that lost to a concurrent writer."""
         if not recs:
             return []
-        if connection.vendor == "postgresql":
-            # COPY text: everything as strings (see _copy_line).
-            adapt = dt.datetime.isoformat
-        else:
-            adapt = connection.ops.adapt_datetimefield_value
-        now_db = adapt(now)
-        log_id = str(self.log.pk) if self.log is not None else None
+        log_id = self.log.pk if self.log is not None else None
         hours = dt.timedelta(hours=settings.LEADS_FIRST_CONTACT_HOURS)
-        # Most rows carry no date of their own: received now, due in ``hours``.
-        received_now, due_now = now_db, adapt(now + hours)
-        # A stable order makes two overlapping imports lock index entries alike.
-        recs = sorted(recs, key=lambda rec: rec.phone or rec.email)
-        new_status = LeadStatus.NEW.value
-        blank = dict.fromkeys(_TEXT_FIELDS, "")
-        rows = []
-        append = rows.append
-        for rec in recs:
-            received = rec.received_at
-            values = {**blank, **rec.values} if rec.values else blank
-            append(
-                (
-                    values["full_name"],
-                    rec.phone,
-                    rec.email,
-                    rec.invalid,
-                    rec.source,
-                    values["campaign_name"],
-                    values["ad_name"],
-                    values["form_name"],
-                    values["utm_source"],
-                    values["utm_medium"],
-                    values["utm_campaign"],
-                    values["utm_term"],
-                    values["utm_content"],
-                    rec.external_id,
-                    adapt(received) if received else received_now,
-                    new_status,
-                    "",
-                    adapt(received + hours) if received else due_now,
-                    values["notes"],
-                    log_id,
-                    now_db,
-                    now_db,
-                )
+        if self.staged:
+            returned = _insert_staged(
+                [rec.line or _stage_line(rec) for rec in recs],
+                log_id=log_id,
+                by_id=self.by_id,
+                now=now,
+                hours=hours,
             )
-        returned = _insert_returning(rows, by_id=self.by_id, now=now, safe=safe)
+        else:
+            returned = _insert_values(_value_rows(recs, now, hours, log_id))
         by_key = {}
         for rec in recs:
             by_key[rec.phone or "e" + rec.email] = rec
@@ -750,7 +732,7 @@ class Pipeline:
             cursor.last_user_id = people[(start + len(lead_ids) - 1) % len(people)]
             cursor.save(update_fields=["last_user_id"])
         if connection.vendor == "postgresql":
-            return  # the history went in with the leads (_insert_returning)
+            return  # the history went in with the leads (_insert_staged)
         adapt = connection.ops.adapt_datetimefield_value
         qn = connection.ops.quote_name
         placeholders = ", ".join(["%s"] * len(lead_ids))
@@ -862,36 +844,20 @@ def _relaxed_commits(writing: bool):
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _STAGE = "leads_import_stage"
+NULL = "\\N"  # in COPY text format
 
 
-def _copy_value(value) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return str(value)
-
-
-_COPY_TABS = len(_INSERT_COLUMNS) - 1
-
-
-def _copy_line(row: tuple) -> str:
-    """One COPY text-format line; values are escaped only when they need it."""
-    try:
-        line = "\t".join(row)
-    except TypeError:  # a None or a datetime among the strings
-        line = None
+def _copy_text(texts: tuple[str, ...]) -> str:
+    """Strings as tab-separated COPY text fields, escaped only when they need it."""
+    line = "\t".join(texts)
     if (
-        line is None
-        or line.count("\t") != _COPY_TABS
+        line.count("\t") != len(texts) - 1
         or "\\" in line
         or "\n" in line
         or "\r" in line
     ):
-        line = "\t".join([_copy_value(value) for value in row])
-    return line + "\n"
+        line = "\t".join([text.translate(_COPY_ESCAPES) for text in texts])
+    return line
 
 
 @contextlib.contextmanager
@@ -900,7 +866,7 @@ def _staging(writing: bool):
     import; every insert empties it in the statement that reads it."""
     if writing and connection.vendor == "postgresql":
         qn = connection.ops.quote_name
-        columns = ", ".join(qn(name) for name in _INSERT_COLUMNS)
+        columns = ", ".join(qn(name) for name in _STAGE_COLUMNS)
         with connection.cursor() as cursor:
             # Identifiers are ours.
             cursor.execute(
@@ -910,67 +876,140 @@ def _staging(writing: bool):
     yield
 
 
-def _insert_returning(
-    rows: list[tuple], *, by_id, now: dt.datetime, safe: bool = True
-) -> list[tuple]:
-    """Insert ``rows`` (values of _INSERT_COLUMNS); with ``safe``, conflicting rows
-    are skipped, otherwise a conflict raises IntegrityError.
+def _stage_line(rec: Record) -> str:
+    """The record's line of _STAGE_COLUMNS in COPY text format."""
+    values = rec.values
+    received = rec.received_at
+    texts = _copy_text(
+        (
+            values.get("full_name", ""),
+            rec.phone,
+            rec.email,
+            rec.invalid,
+            rec.source,
+            values.get("campaign_name", ""),
+            values.get("ad_name", ""),
+            values.get("form_name", ""),
+            values.get("utm_source", ""),
+            values.get("utm_medium", ""),
+            values.get("utm_campaign", ""),
+            values.get("utm_term", ""),
+            values.get("utm_content", ""),
+            rec.external_id,
+            values.get("notes", ""),
+        )
+    )
+    return f"{texts}\t{received.isoformat() if received else NULL}\n"
 
-    On PostgreSQL the rows travel by COPY into a temporary staging table and go in
-    with one INSERT ... SELECT (much cheaper than a long VALUES list); elsewhere as
-    multi-row VALUES.
+
+def _insert_staged(
+    lines: list[str], *, log_id, by_id, now: dt.datetime, hours: dt.timedelta
+) -> list[tuple]:
+    """PostgreSQL: COPY ``lines`` into the staging table, then one INSERT ...
+    SELECT (much cheaper than a long VALUES list) that empties the stage, adds what
+    is the same for the whole chunk, skips rows in conflict (ON CONFLICT DO NOTHING:
+    the unique constraints decide between concurrent imports) and writes each
+    created lead's creation history row. Assignment, if any, follows; the
+    first-contact deadline is the lead's (services.open_missed_first_contacts).
     """
     qn = connection.ops.quote_name
+    staged = ", ".join(qn(name) for name in _STAGE_COLUMNS[:-1])  # not received_at
+    data = "".join(lines)
+    with connection.cursor() as cursor:
+        # Identifiers are ours; the values travel through COPY and parameters.
+        cursor.cursor.copy_expert(
+            f"COPY {_STAGE} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN",
+            io.StringIO(data),
+            size=len(data) + 1,  # one read: each read takes the GIL back
+        )
+        cursor.execute(
+            f"WITH staged AS (DELETE FROM {_STAGE} RETURNING *), "  # noqa: S608
+            f"created AS (INSERT INTO {qn(Lead._meta.db_table)} ({staged}, "
+            "received_at, first_contact_due_at, status, lost_reason, "
+            "import_log_id, created_at, updated_at) "
+            f"SELECT {staged}, COALESCE(received_at, %(now)s), "
+            "COALESCE(received_at, %(now)s) + %(hours)s, %(status)s, '', %(log)s, "
+            "%(now)s, %(now)s FROM staged ORDER BY phone, email "
+            "ON CONFLICT DO NOTHING RETURNING id, phone, email, status), "
+            f"history AS (INSERT INTO {qn(LeadStatusHistory._meta.db_table)} "
+            "(lead_id, from_status, to_status, changed_by_id, changed_at, note) "
+            "SELECT id, '', status, %(by)s, %(now)s, '' FROM created) "
+            "SELECT id, phone, email FROM created",
+            {
+                "now": now,
+                "hours": hours,
+                "status": LeadStatus.NEW.value,
+                "log": log_id,
+                "by": by_id,
+            },
+        )
+        return cursor.fetchall()
+
+
+def _value_rows(
+    recs: list[Record], now: dt.datetime, hours: dt.timedelta, log_id
+) -> list[tuple]:
+    """Rows of _INSERT_COLUMNS for _insert_values, in a stable order (two
+    overlapping imports then lock index entries alike)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    now_db = adapt(now)
+    # Most rows carry no date of their own: received now, due in ``hours``.
+    due_now = adapt(now + hours)
+    blank = dict.fromkeys(_TEXT_FIELDS, "")
+    rows = []
+    for rec in sorted(recs, key=lambda rec: rec.phone or rec.email):
+        received = rec.received_at
+        values = {**blank, **rec.values}
+        rows.append(
+            (
+                values["full_name"],
+                rec.phone,
+                rec.email,
+                rec.invalid,
+                rec.source,
+                values["campaign_name"],
+                values["ad_name"],
+                values["form_name"],
+                values["utm_source"],
+                values["utm_medium"],
+                values["utm_campaign"],
+                values["utm_term"],
+                values["utm_content"],
+                rec.external_id,
+                adapt(received) if received else now_db,
+                LeadStatus.NEW.value,
+                "",
+                adapt(received + hours) if received else due_now,
+                values["notes"],
+                log_id,
+                now_db,
+                now_db,
+            )
+        )
+    return rows
+
+
+def _insert_values(rows: list[tuple]) -> list[tuple]:
+    """Other databases: multi-row VALUES with ON CONFLICT DO NOTHING (SQLite has
+    it); the creation history follows in _after_create."""
+    qn = connection.ops.quote_name
     columns = ", ".join(qn(name) for name in _INSERT_COLUMNS)
-    table = qn(Lead._meta.db_table)
-    tail = " RETURNING id, phone, email"
-    if safe:
-        tail = " ON CONFLICT DO NOTHING" + tail
+    head = f"INSERT INTO {qn(Lead._meta.db_table)} ({columns}) VALUES "  # noqa: S608
+    one = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
     returned: list[tuple] = []
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Identifiers are ours; the values travel through COPY.
-            data = "".join([_copy_line(row) for row in rows])
-            # One read of the whole chunk: psycopg2 takes the GIL back for every
-            # read, and the parsing thread may hold it for a while each time.
-            # One read of the whole chunk: psycopg2 takes the GIL back for each
-            # read, which waits while the parsing thread runs.
-            cursor.cursor.copy_expert(
-                f"COPY {_STAGE} ({columns}) FROM STDIN",
-                io.StringIO(data),
-                size=len(data) + 1,
-            )
-            # One statement empties the stage, inserts, and writes each created
-            # lead's creation history row (assignment, if any, follows; the
-            # first-contact deadline is on the lead: services.open_missed_first_
-            # contacts).
+        for start in range(0, len(rows), 500):
+            batch = rows[start : start + 500]
             cursor.execute(
-                f"WITH staged AS (DELETE FROM {_STAGE} RETURNING *), "  # noqa: S608
-                f"created AS (INSERT INTO {table} ({columns}) "
-                f"SELECT {columns} FROM staged ORDER BY phone, email{tail}, "
-                "status), "
-                f"history AS (INSERT INTO {qn(LeadStatusHistory._meta.db_table)} "
-                "(lead_id, from_status, to_status, changed_by_id, changed_at, note) "
-                "SELECT id, '', status, %s, %s, '' FROM created) "
-                "SELECT id, phone, email FROM created",
-                [by_id, now],
+                head
+                + ", ".join([one] * len(batch))
+                + " ON CONFLICT DO NOTHING RETURNING id, phone, email",
+                [value for row in batch for value in row],
             )
-            returned = cursor.fetchall()
-        else:
-            head = f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
-            one = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
-            for start in range(0, len(rows), 500):
-                batch = rows[start : start + 500]
-                cursor.execute(
-                    head + ", ".join([one] * len(batch)) + tail,
-                    [value for row in batch for value in row],
-                )
-                returned.extend(cursor.fetchall())
-    return [tuple(row) for row in returned]
+            returned.extend(cursor.fetchall())
+    return returned
 
 
 def iter_report(path) -> Iterator[list[str]]:
-    import csv
-
     with open(path, encoding="utf-8-sig", newline="") as handle:
         yield from csv.reader(handle)
