@@ -751,3 +751,16 @@ def test_tabs_and_backslashes_survive(tmp_path):
     lead = Lead.objects.get()
     assert lead.full_name.replace("\t", " ") == "Tab here \\N back\\slash"
     assert lead.notes == "\\"
+
+
+def test_deleting_an_import_log_keeps_its_leads_without_the_pointer(tmp_path):
+    # The pointer has no database constraint (a lookup per imported row); the ORM
+    # still clears it when a log goes.
+    path = formats.write_csv(tmp_path / "x.csv", [["Phone"], ["6465550170"]])
+    log = do_import(path)
+    lead = Lead.objects.get(import_log=log)
+
+    log.delete()
+
+    lead.refresh_from_db()
+    assert lead.import_log_id is None
