@@ -248,6 +248,13 @@ class Message(TimeStamped):
             models.Index(
                 fields=["content_type", "object_id"], name="message_about_idx"
             ),
+            # Delivery callbacks find their message by the provider's id (Twilio's
+            # MessageSid); unsent rows have none and stay out of the index.
+            models.Index(
+                fields=["provider_id"],
+                condition=~Q(provider_id=""),
+                name="message_provider_idx",
+            ),
         ]
 
     def __str__(self) -> str:
