@@ -21,12 +21,18 @@ Consent and tracking:
     unsubscribe(message, *, source) / mark_opened(message_id) / mark_clicked(message_id)
     preferred_channels(clients) -> {client_id: channel}
 
+Delivery reports (the Twilio status callback):
+    record_twilio_status(message_sid, message_status, *, error_code="",
+                         error_message="") -> Outcome
+    mark_delivered(provider_id) / mark_undelivered(provider_id, *, error, ...)
+
 Templates:
     load_message_templates(*, overwrite=False) -> LoadReport
     preview_template(template, *, client=None) -> dict
     send_test_message(template, *, by, client=None) -> Message
 """
 
+from .delivery import mark_delivered, mark_undelivered, record_twilio_status
 from .enqueue import MessageSpec, enqueue_message, enqueue_messages, idempotency_key
 from .preferences import (
     mark_clicked,
@@ -55,10 +61,13 @@ __all__ = [
     "idempotency_key",
     "load_message_templates",
     "mark_clicked",
+    "mark_delivered",
     "mark_opened",
+    "mark_undelivered",
     "preferred_channels",
     "preview_template",
     "record_opt_out",
+    "record_twilio_status",
     "retry_failed_messages",
     "send_due_messages",
     "send_message",
