@@ -334,6 +334,13 @@ class MessageTemplate(TimeStamped):
             f"{self.language}"
         )
 
+    def clean(self) -> None:
+        """Each part compiles and uses no medical or private client data
+        (``rendering.check_parts``, which the shipped-template loader calls too)."""
+        from .rendering import check_parts
+
+        check_parts(self.subject, self.body_text, self.body_html)
+
 
 class ContactPreferences(TimeStamped):
     """What a client agreed to receive, and when and how.

@@ -17,7 +17,7 @@ from clients.models import Client
 from crm_project.admin_tools import admin_link
 from crm_project.pagination import EstimatedCountPaginator
 
-from .. import rendering, services
+from .. import services
 from ..models import (
     ContactPreferences,
     Message,
@@ -198,15 +198,7 @@ class MessageTemplateForm(forms.ModelForm):
         cleaned = super().clean()
         if cleaned.get("name") and cleaned.get("kind") != MessageKind.CAMPAIGN:
             self.add_error("name", _("Only campaign templates have a name."))
-        try:
-            rendering.compile_parts(
-                cleaned.get("subject") or "",
-                cleaned.get("body_text") or "",
-                cleaned.get("body_html") or "",
-            )
-        except ValidationError as error:
-            for field, errors in error.message_dict.items():
-                self.add_error(field, errors)
+        # MessageTemplate.clean() checks the parts compile and use no private data.
         return cleaned
 
 
@@ -255,11 +247,15 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     @admin.display(description=_("variables"))
     def variables(self, obj):
         return format_html(
-            "<small>{}</small>",
+            "<small>{}<br>{}</small>",
             _(
                 "recipient_name, client, lead, user, appointment, purchase, package, "
                 "trial, business.name / address / phone / site_url, unsubscribe_url, "
                 "and for one-off messages and campaigns: body."
+            ),
+            _(
+                "Not available: clients' medical data, emergency contacts and notes, "
+                "and appointments' contraindication overrides."
             ),
         )
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from .. import rendering, tracking
@@ -63,7 +64,8 @@ def load_message_templates(
 ) -> LoadReport:
     """Create the shipped templates that are missing. Rows that exist (perhaps
     edited by staff) are kept, unless ``overwrite``. Running it twice changes
-    nothing the second time."""
+    nothing the second time. Raises ``ValidationError`` (and writes nothing) if a
+    shipped file does not compile or uses medical or private client data."""
     report = LoadReport()
     with transaction.atomic():
         existing = {
@@ -78,7 +80,7 @@ def load_message_templates(
                 "body_text": item["body_text"],
                 "body_html": item.get("body_html", ""),
             }
-            rendering.compile_parts(**fields)  # a broken shipped file fails loudly
+            _check_shipped(label, fields)
             current = existing.get(key)
             if current is None:
                 MessageTemplate.objects.create(
@@ -93,6 +95,21 @@ def load_message_templates(
             else:
                 report.kept.append(label)
     return report
+
+
+def _check_shipped(label: str, fields: dict) -> None:
+    """A shipped file that does not compile, or uses medical or private client data,
+    fails the load loudly, naming the template and the part."""
+    try:
+        rendering.check_parts(**fields)
+    except ValidationError as error:
+        raise ValidationError(
+            [
+                f"{label} ({part}): {message}"
+                for part, messages in error.message_dict.items()
+                for message in messages
+            ]
+        ) from error
 
 
 def preview_template(template: MessageTemplate, *, client=None) -> dict:
