@@ -145,6 +145,7 @@ PRIVATE_FIELDS = {
         "client_notes",
     ),
     "appointments.appointment": ("contraindication_override", "override_reason"),
+    "auth.user": ("password",),  # the staff member's password hash
 }
 # Models a template may not see at all.
 PRIVATE_MODELS = ("clients.clientnote",)

@@ -10,6 +10,7 @@ import time_machine
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.test import Client as Browser
 from django.urls import reverse
 
@@ -391,3 +392,36 @@ def test_guarded_values_compare_and_iterate_like_the_objects(patient):
     assert guarded["client"].first_name == "Ana"
     assert [str(t) for t in guarded["client"].tags.all()] == ["early-bird", "vip"]
     assert rendering.guard(client.client_notes.all()) == ""
+
+
+def test_the_command_reports_a_shipped_file_that_uses_medical_data(tmp_path):
+    MessageTemplate.objects.all().delete()
+    folder = tmp_path / "birthday"
+    folder.mkdir()
+    (folder / "sms.en.txt").write_text("Hi {{ client.allergies }}")
+
+    with pytest.raises(CommandError, match=r"birthday\.sms\.en \(body_text\): "):
+        call_command("load_message_templates", folder=tmp_path)
+    with pytest.raises(CommandError, match="No such folder"):
+        call_command("load_message_templates", folder=tmp_path / "missing")
+
+    assert not MessageTemplate.objects.exists()
+
+
+def test_a_staff_message_cannot_show_the_password_hash():
+    staff = UserFactory(first_name="Sam", email="sam@studio.test")
+    with pytest.raises(ValidationError, match="user.password"):
+        rendering.check_parts(
+            subject="x", body_text="{{ user.password }}", body_html=""
+        )
+    stored(
+        "follow_up_reminder",
+        "email",
+        subject="Hi {{ recipient_name }}",
+        body_text="[{{ user.password }}]",
+    )
+
+    message = enqueue_message("follow_up_reminder", channel="email", user=staff)
+
+    assert message.status == Message.Status.QUEUED, message.error
+    assert message.body_text == "[]"

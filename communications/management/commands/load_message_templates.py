@@ -1,4 +1,7 @@
-from django.core.management.base import BaseCommand
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -17,9 +20,21 @@ class Command(BaseCommand):
             action="store_true",
             help=gettext_lazy("Replace existing templates with the shipped text."),
         )
+        parser.add_argument(
+            "--folder",
+            type=Path,
+            help=gettext_lazy(
+                "Load from this folder (laid out as templates/emails/) instead."
+            ),
+        )
 
-    def handle(self, *args, overwrite=False, **options):
-        report = load_message_templates(overwrite=overwrite)
+    def handle(self, *args, overwrite=False, folder=None, **options):
+        if folder is not None and not folder.is_dir():
+            raise CommandError(_("No such folder: %(folder)s") % {"folder": folder})
+        try:
+            report = load_message_templates(overwrite=overwrite, folder=folder)
+        except ValidationError as error:
+            raise CommandError("; ".join(error.messages)) from error
         for label in report.created:
             self.stdout.write(f"created  {label}")
         for label in report.updated:
