@@ -59,18 +59,24 @@ class StatusTracked(models.Model):
         self._status_note = note
 
 
-class StatusHistory(models.Model):
-    """One status change: who, when, why. Subclasses add the link to their subject
-    and ``from_status`` / ``to_status`` with the subject's choices."""
-
-    changed_by = models.ForeignKey(
+def changed_by_field(**options) -> models.ForeignKey:
+    """Who made a status change (a subclass may redefine it, e.g. unindexed)."""
+    return models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("changed by"),
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
+        **options,
     )
+
+
+class StatusHistory(models.Model):
+    """One status change: who, when, why. Subclasses add the link to their subject
+    and ``from_status`` / ``to_status`` with the subject's choices."""
+
+    changed_by = changed_by_field()
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
     note = models.CharField(_("note"), max_length=255, blank=True)
 

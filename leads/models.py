@@ -10,7 +10,7 @@ from django.utils.translation import pgettext_lazy
 
 from clients.models import Client
 from crm_project.models import TimeStamped
-from crm_project.status import StatusHistory, StatusTracked
+from crm_project.status import StatusHistory, StatusTracked, changed_by_field
 
 
 class Source(models.TextChoices):
@@ -225,15 +225,7 @@ class LeadStatusHistory(StatusHistory):
     to_status = models.CharField(_("to"), max_length=20, choices=LeadStatus.choices)
     # As StatusHistory's, indexed only where set: imports and webhooks write a
     # creation row per lead with nobody in it.
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("changed by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
+    changed_by = changed_by_field(db_index=False)
 
     class Meta(StatusHistory.Meta):
         verbose_name = _("lead status change")

@@ -53,43 +53,19 @@ _TEXT_FIELDS = (*FILLABLE_FIELDS, "notes")
 # rest (status, the import, timestamps, the deadline) are one per chunk, added by
 # the INSERT ... SELECT from the staging table.
 _STAGE_COLUMNS = (
-    "full_name",
+    *_TEXT_FIELDS,  # the fillable fields and notes
     "phone",
     "email",
     "invalid_contact",
     "source",
-    "campaign_name",
-    "ad_name",
-    "form_name",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
     "external_id",
-    "notes",
     "received_at",
 )
 _INSERT_COLUMNS = (
-    "full_name",
-    "phone",
-    "email",
-    "invalid_contact",
-    "source",
-    "campaign_name",
-    "ad_name",
-    "form_name",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "external_id",
-    "received_at",
+    *_STAGE_COLUMNS,
+    "first_contact_due_at",
     "status",
     "lost_reason",
-    "first_contact_due_at",
-    "notes",
     "import_log_id",
     "created_at",
     "updated_at",
@@ -878,27 +854,18 @@ def _staging(writing: bool):
 
 def _stage_line(rec: Record) -> str:
     """The record's line of _STAGE_COLUMNS in COPY text format."""
-    values = rec.values
-    received = rec.received_at
+    get = rec.values.get
     texts = _copy_text(
         (
-            values.get("full_name", ""),
+            *[get(name, "") for name in _TEXT_FIELDS],
             rec.phone,
             rec.email,
             rec.invalid,
             rec.source,
-            values.get("campaign_name", ""),
-            values.get("ad_name", ""),
-            values.get("form_name", ""),
-            values.get("utm_source", ""),
-            values.get("utm_medium", ""),
-            values.get("utm_campaign", ""),
-            values.get("utm_term", ""),
-            values.get("utm_content", ""),
             rec.external_id,
-            values.get("notes", ""),
         )
     )
+    received = rec.received_at
     return f"{texts}\t{received.isoformat() if received else NULL}\n"
 
 
@@ -955,32 +922,22 @@ def _value_rows(
     now_db = adapt(now)
     # Most rows carry no date of their own: received now, due in ``hours``.
     due_now = adapt(now + hours)
-    blank = dict.fromkeys(_TEXT_FIELDS, "")
     rows = []
     for rec in sorted(recs, key=lambda rec: rec.phone or rec.email):
         received = rec.received_at
-        values = {**blank, **rec.values}
+        get = rec.values.get
         rows.append(
             (
-                values["full_name"],
+                *[get(name, "") for name in _TEXT_FIELDS],
                 rec.phone,
                 rec.email,
                 rec.invalid,
                 rec.source,
-                values["campaign_name"],
-                values["ad_name"],
-                values["form_name"],
-                values["utm_source"],
-                values["utm_medium"],
-                values["utm_campaign"],
-                values["utm_term"],
-                values["utm_content"],
                 rec.external_id,
                 adapt(received) if received else now_db,
+                adapt(received + hours) if received else due_now,
                 LeadStatus.NEW.value,
                 "",
-                adapt(received + hours) if received else due_now,
-                values["notes"],
                 log_id,
                 now_db,
                 now_db,
