@@ -21,7 +21,7 @@ from .api import (
     start_import,
     sweep_stale_imports,
 )
-from .pipeline import BAD, CREATED, DUPLICATE_EXISTING, DUPLICATE_IN_FILE
+from .records import BAD, CREATED, DUPLICATE_EXISTING, DUPLICATE_IN_FILE
 from .sources import ImportFileError, fetch_csv, sheet_export_url
 
 __all__ = [

@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 
 from ..models import ImportLog, Lead, LeadFollowUp, LeadStatus
 from .columns import FIELDS, clean_mapping, column_indexes
-from .pipeline import REPORT_HEADER, Counts, Pipeline, iter_report
+from .pipeline import Pipeline
+from .records import REPORT_HEADER, Counts, iter_report
 from .sources import (
     ImportFileError,
     copy_to_temp,

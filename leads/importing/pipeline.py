@@ -1,6 +1,6 @@
-"""The import pipeline: rows → normalised records → de-duplication (within the file
-and against the database) → INSERT ... ON CONFLICT DO NOTHING in chunks, one
-transaction each.
+"""The import pipeline: rows → normalised records (records) → de-duplication
+(within the file and against the database) → INSERT ... ON CONFLICT DO NOTHING in
+chunks (staging), one transaction each.
 
 Created rows bypass Lead.save() and its post_save signal, so this module writes the
 creation history rows and round-robin assignment itself, in bulk, with the same
@@ -10,249 +10,49 @@ rules as leads.services.
 import contextlib
 import csv
 import datetime as dt
-import functools
 import io
 import queue
 import sys
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable
 
-import phonenumbers
 from django.conf import settings
-from django.db import (
-    DatabaseError,
-    IntegrityError,
-    OperationalError,
-    connection,
-    transaction,
-)
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from crm_project.phones import normalize_phone
-
-from ..models import Lead, LeadStatus, LeadStatusHistory, RoundRobinCursor
-from ..normalize import clean_text, normalize_email, phone_text, strip_meta_prefix
+from ..models import Lead, LeadStatusHistory, RoundRobinCursor
+from ..normalize import clean_text, phone_text, strip_meta_prefix
 from ..services import FILLABLE_FIELDS, active_salespeople
 from .columns import GENERIC_SOURCES, row_source
+from .records import (
+    _TEXT_FIELDS,
+    BAD,
+    CREATED,
+    DUPLICATE_EXISTING,
+    DUPLICATE_IN_FILE,
+    Counts,
+    Record,
+    _clean,
+    _email,
+    cell_text,
+    fast_phone,
+    parse_received,
+)
+from .staging import (
+    _insert_staged,
+    _insert_values,
+    _relaxed_commits,
+    _stage_line,
+    _staging,
+    _value_rows,
+)
 
 CHUNK_SIZE = 2000
 _SWITCH_INTERVAL = 0.0002  # seconds, while the parsing thread runs
-CREATED = "created"
-DUPLICATE_IN_FILE = "duplicate_in_file"
-DUPLICATE_EXISTING = "duplicate_existing"
-BAD = "bad"
-REPORT_HEADER = ["row", "outcome", "lead_id", "matched_lead_id", "message"]
-
-_TEXT_FIELDS = (*FILLABLE_FIELDS, "notes")
-# What the staging table holds of a row: the values that come from the file. The
-# rest (status, the import, timestamps, the deadline) are one per chunk, added by
-# the INSERT ... SELECT from the staging table.
-_STAGE_COLUMNS = (
-    *_TEXT_FIELDS,  # the fillable fields and notes
-    "phone",
-    "email",
-    "invalid_contact",
-    "source",
-    "external_id",
-    "received_at",
-)
-_INSERT_COLUMNS = (
-    *_STAGE_COLUMNS,
-    "first_contact_due_at",
-    "status",
-    "lost_reason",
-    "import_log_id",
-    "created_at",
-    "updated_at",
-)
-
-
-@dataclass
-class Counts:
-    rows: int = 0
-    created: int = 0
-    duplicate_in_file: int = 0
-    duplicate_existing: int = 0
-    bad: int = 0
-
-    def plus(self, other: "Counts") -> "Counts":
-        return Counts(
-            **{
-                f.name: getattr(self, f.name) + getattr(other, f.name)
-                for f in fields(self)
-            }
-        )
-
-    def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-class Record:
-    __slots__ = (
-        "row",
-        "values",
-        "phone",
-        "email",
-        "invalid",
-        "external_id",
-        "source",
-        "received_at",
-        "outcome",
-        "lead_id",
-        "matched",
-        "message",
-        "ref",
-        "line",
-    )
-
-    def __init__(self, row: int):
-        self.row = row
-        self.values: dict = {}
-        self.phone = self.email = self.invalid = self.external_id = ""
-        self.source = ""
-        self.received_at = None
-        self.outcome = ""
-        self.lead_id = self.matched = None
-        self.message = ""
-        self.ref = None
-        # Its COPY line for the staging table, made by the parsing thread; cleared
-        # when a later duplicate fills its blanks.
-        self.line: str | None = None
-
-    def keys(self) -> list[str]:
-        keys = []
-        if self.phone:
-            keys.append("p" + self.phone)
-        if self.email:
-            keys.append("e" + self.email)
-        if self.external_id:
-            keys.append("x" + self.source + "\x1f" + self.external_id)
-        return keys
-
-    def resolved_id(self) -> int | None:
-        return self.lead_id or self.matched
-
-    def report_row(self) -> tuple:
-        message = self.message
-        return (
-            self.row,
-            self.outcome,
-            self.lead_id or "",
-            self.matched or "",
-            clean_text(message, limit=1000) if message else "",
-        )
-
-
-# Phone parsing with phonenumbers is the hot spot (~120 µs a number); exports repeat
-# numbers often, so results are cached.
-@functools.lru_cache(maxsize=200_000)
-def _phone(text: str, region: str) -> str | None:
-    return normalize_phone(text, region)
-
-
-_NANPA_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
-_PHONE_PUNCTUATION = str.maketrans("", "", " ()-./\u00a0")
-# For North American numbers (+1) the validity rules of phonenumbers' metadata are
-# decided by the area code and exchange (NPA-NXX, the first 6 national digits):
-# the line number is any 4 digits. So validity is computed once per NPA-NXX.
-_nanpa_valid: dict[str, bool] = {}
-
-
-def fast_phone(text: str, region: str) -> str | None:
-    """normalize_phone(text, region), fast for plain North American numbers."""
-    compact = text.translate(_PHONE_PUNCTUATION)
-    plus = compact[:1] == "+"
-    digits = compact[1:] if plus else compact
-    national = None
-    if digits.isascii() and digits.isdigit():
-        if (
-            len(digits) == 11
-            and digits[0] == "1"
-            and (plus or region in _NANPA_REGIONS)
-        ):
-            national = digits[1:]
-        elif len(digits) == 10 and not plus and region in _NANPA_REGIONS:
-            national = digits
-    if national is None or national[0] in "01":
-        return _phone(text, region)
-    key = national[:6]
-    valid = _nanpa_valid.get(key)
-    if valid is None:
-        valid = _nanpa_valid[key] = normalize_phone("+1" + national) is not None
-    return "+1" + national if valid else None
-
-
-@functools.lru_cache(maxsize=200_000)
-def _email(text: str) -> str | None:
-    return normalize_email(text)
-
-
-def _clean(text: str, limit: int) -> str:
-    """clean_text(text, limit=limit), without its work for already clean text."""
-    if (
-        len(text) <= limit
-        and text.isprintable()
-        and text[:1] not in ("=", "+", "@", " ")
-        and text[-1:] != " "
-    ):
-        return text
-    return clean_text(text, limit=limit)
-
-
-def cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-_DATE_FORMATS = (
-    "%d/%m/%Y %H:%M:%S",
-    "%d/%m/%Y %H:%M",
-    "%d/%m/%Y",
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y %H:%M",
-    "%m/%d/%Y",
-    "%Y/%m/%d %H:%M:%S",
-)
-
-
-def parse_received(value) -> dt.datetime | None:
-    """A created-time cell as an aware datetime, or None when unreadable."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, dt.date):
-        parsed = dt.datetime.combine(value, dt.time())
-    else:
-        text = strip_meta_prefix(str(value)).strip()
-        parsed = None
-        try:
-            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            formats = _DATE_FORMATS
-            if not settings.LANGUAGE_CODE.startswith("es"):
-                formats = (*_DATE_FORMATS[3:6], *_DATE_FORMATS[:3], _DATE_FORMATS[6])
-            for pattern in formats:
-                try:
-                    parsed = dt.datetime.strptime(text, pattern)  # noqa: DTZ007
-                    break
-                except ValueError:
-                    continue
-        if parsed is None:
-            return None
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed)
-    return parsed
 
 
 class Pipeline:
@@ -790,183 +590,3 @@ class Pipeline:
                 groups[tuple(sorted(updates.items()))].append(lead_id)
         for updates, ids in groups.items():
             Lead.objects.filter(pk__in=ids).update(**dict(updates), updated_at=now)
-
-
-@contextlib.contextmanager
-def _relaxed_commits(writing: bool):
-    """Chunk commits need not wait for the WAL flush (PostgreSQL).
-
-    A server crash may lose the last chunks' commits, together with their counts
-    on the ImportLog (same transactions): the database stays consistent. The setting
-    is reset when the rows are done, so the final status update commits normally,
-    which flushes every earlier chunk too: an import marked done is durable.
-    """
-    if not writing or connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
-    reset = "RESET synchronous_commit"
-    try:
-        yield
-    except BaseException:
-        # Keep the import's own error; a broken connection is dropped anyway.
-        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
-            cursor.execute(reset)
-        raise
-    with connection.cursor() as cursor:
-        cursor.execute(reset)
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_STAGE = "leads_import_stage"
-NULL = "\\N"  # in COPY text format
-
-
-def _copy_text(texts: tuple[str, ...]) -> str:
-    """Strings as tab-separated COPY text fields, escaped only when they need it."""
-    line = "\t".join(texts)
-    if (
-        line.count("\t") != len(texts) - 1
-        or "\\" in line
-        or "\n" in line
-        or "\r" in line
-    ):
-        line = "\t".join([text.translate(_COPY_ESCAPES) for text in texts])
-    return line
-
-
-@contextlib.contextmanager
-def _staging(writing: bool):
-    """The session's temporary staging table for COPY (PostgreSQL), made once per
-    import; every insert empties it in the statement that reads it."""
-    if writing and connection.vendor == "postgresql":
-        qn = connection.ops.quote_name
-        columns = ", ".join(qn(name) for name in _STAGE_COLUMNS)
-        with connection.cursor() as cursor:
-            # Identifiers are ours.
-            cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS "  # noqa: S608
-                f"AS SELECT {columns} FROM {qn(Lead._meta.db_table)} WITH NO DATA"
-            )
-    yield
-
-
-def _stage_line(rec: Record) -> str:
-    """The record's line of _STAGE_COLUMNS in COPY text format."""
-    get = rec.values.get
-    texts = _copy_text(
-        (
-            *[get(name, "") for name in _TEXT_FIELDS],
-            rec.phone,
-            rec.email,
-            rec.invalid,
-            rec.source,
-            rec.external_id,
-        )
-    )
-    received = rec.received_at
-    return f"{texts}\t{received.isoformat() if received else NULL}\n"
-
-
-def _insert_staged(
-    lines: list[str], *, log_id, by_id, now: dt.datetime, hours: dt.timedelta
-) -> list[tuple]:
-    """PostgreSQL: COPY ``lines`` into the staging table, then one INSERT ...
-    SELECT (much cheaper than a long VALUES list) that empties the stage, adds what
-    is the same for the whole chunk, skips rows in conflict (ON CONFLICT DO NOTHING:
-    the unique constraints decide between concurrent imports) and writes each
-    created lead's creation history row. Assignment, if any, follows; the
-    first-contact deadline is the lead's (services.open_missed_first_contacts).
-    """
-    qn = connection.ops.quote_name
-    staged = ", ".join(qn(name) for name in _STAGE_COLUMNS[:-1])  # not received_at
-    data = "".join(lines)
-    with connection.cursor() as cursor:
-        # Identifiers are ours; the values travel through COPY and parameters.
-        cursor.cursor.copy_expert(
-            f"COPY {_STAGE} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN",
-            io.StringIO(data),
-            size=len(data) + 1,  # one read: each read takes the GIL back
-        )
-        cursor.execute(
-            f"WITH staged AS (DELETE FROM {_STAGE} RETURNING *), "  # noqa: S608
-            f"created AS (INSERT INTO {qn(Lead._meta.db_table)} ({staged}, "
-            "received_at, first_contact_due_at, status, lost_reason, "
-            "import_log_id, created_at, updated_at) "
-            f"SELECT {staged}, COALESCE(received_at, %(now)s), "
-            "COALESCE(received_at, %(now)s) + %(hours)s, %(status)s, '', %(log)s, "
-            "%(now)s, %(now)s FROM staged ORDER BY phone, email "
-            "ON CONFLICT DO NOTHING RETURNING id, phone, email, status), "
-            f"history AS (INSERT INTO {qn(LeadStatusHistory._meta.db_table)} "
-            "(lead_id, from_status, to_status, changed_by_id, changed_at, note) "
-            "SELECT id, '', status, %(by)s, %(now)s, '' FROM created) "
-            "SELECT id, phone, email FROM created",
-            {
-                "now": now,
-                "hours": hours,
-                "status": LeadStatus.NEW.value,
-                "log": log_id,
-                "by": by_id,
-            },
-        )
-        return cursor.fetchall()
-
-
-def _value_rows(
-    recs: list[Record], now: dt.datetime, hours: dt.timedelta, log_id
-) -> list[tuple]:
-    """Rows of _INSERT_COLUMNS for _insert_values, in a stable order (two
-    overlapping imports then lock index entries alike)."""
-    adapt = connection.ops.adapt_datetimefield_value
-    now_db = adapt(now)
-    # Most rows carry no date of their own: received now, due in ``hours``.
-    due_now = adapt(now + hours)
-    rows = []
-    for rec in sorted(recs, key=lambda rec: rec.phone or rec.email):
-        received = rec.received_at
-        get = rec.values.get
-        rows.append(
-            (
-                *[get(name, "") for name in _TEXT_FIELDS],
-                rec.phone,
-                rec.email,
-                rec.invalid,
-                rec.source,
-                rec.external_id,
-                adapt(received) if received else now_db,
-                adapt(received + hours) if received else due_now,
-                LeadStatus.NEW.value,
-                "",
-                log_id,
-                now_db,
-                now_db,
-            )
-        )
-    return rows
-
-
-def _insert_values(rows: list[tuple]) -> list[tuple]:
-    """Other databases: multi-row VALUES with ON CONFLICT DO NOTHING (SQLite has
-    it); the creation history follows in _after_create."""
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(name) for name in _INSERT_COLUMNS)
-    head = f"INSERT INTO {qn(Lead._meta.db_table)} ({columns}) VALUES "  # noqa: S608
-    one = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
-    returned: list[tuple] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 500):
-            batch = rows[start : start + 500]
-            cursor.execute(
-                head
-                + ", ".join([one] * len(batch))
-                + " ON CONFLICT DO NOTHING RETURNING id, phone, email",
-                [value for row in batch for value in row],
-            )
-            returned.extend(cursor.fetchall())
-    return returned
-
-
-def iter_report(path) -> Iterator[list[str]]:
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        yield from csv.reader(handle)

@@ -729,7 +729,7 @@ def test_fast_phone_agrees_with_normalize_phone():
     import random
 
     from crm_project.phones import normalize_phone
-    from leads.importing.pipeline import fast_phone
+    from leads.importing.records import fast_phone
 
     rng = random.Random(7)
     texts = ["+1 212 555 0199", "1-800-555-0199", "(011) 234-5678", "+44 20 7946 0958"]
