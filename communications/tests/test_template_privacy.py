@@ -21,7 +21,7 @@ from clients.tests.factories import (
     TagFactory,
     UserFactory,
 )
-from communications import rendering
+from communications import privacy, rendering
 from communications.jobs import run_job
 from communications.models import JobRun, Message, MessageKind, MessageTemplate
 from communications.services import enqueue_message, load_message_templates
@@ -223,7 +223,7 @@ def test_the_lookups_are_found_inside_tags_only():
         "{{ lead.conditions|default:client.emergency_contact_name }}"
     )
 
-    assert rendering.private_lookups(source) == [
+    assert privacy.private_lookups(source) == [
         "client.allergies",
         "client.medical_history",
         "lead.conditions",
@@ -383,7 +383,7 @@ def test_the_post_visit_survey_renders_its_link_but_not_medical_data(patient):
 def test_guarded_values_compare_and_iterate_like_the_objects(patient):
     client, appointment = patient
 
-    guarded = rendering.guard({"client": client, "rows": [appointment], "n": 3})
+    guarded = privacy.guard({"client": client, "rows": [appointment], "n": 3})
 
     assert guarded["client"] == client and str(guarded["client"]) == str(client)
     assert guarded["rows"][0].client == guarded["client"]
@@ -391,7 +391,7 @@ def test_guarded_values_compare_and_iterate_like_the_objects(patient):
     assert guarded["client"].allergies == ""
     assert guarded["client"].first_name == "Ana"
     assert [str(t) for t in guarded["client"].tags.all()] == ["early-bird", "vip"]
-    assert rendering.guard(client.client_notes.all()) == ""
+    assert privacy.guard(client.client_notes.all()) == ""
 
 
 def test_the_command_reports_a_shipped_file_that_uses_medical_data(tmp_path):
