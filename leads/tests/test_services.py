@@ -21,6 +21,7 @@ from leads.models import (
     RoundRobinCursor,
     Source,
 )
+from leads.services import intake as lead_intake
 from leads.tests.factories import (
     LeadFactory,
     LeadFollowUpFactory,
@@ -308,14 +309,14 @@ def test_a_merge_writes_no_status_history_if_the_status_moved_meanwhile(
     # A salesperson moves the lead on between the intake's match and its merge: the
     # merge must neither record a change nor put the old status back.
     lead = LeadFactory(phone="+14155550123", full_name="")
-    find_match = services._find_match
+    find_match = lead_intake._find_match
 
     def match_then_contact(*args):
         found = find_match(*args)
         services.change_lead_status(Lead.objects.get(pk=lead.pk), S.CONTACTED, by=staff)
         return found
 
-    monkeypatch.setattr(services, "_find_match", match_then_contact)
+    monkeypatch.setattr(lead_intake, "_find_match", match_then_contact)
 
     result = intake(phone="4155550123", full_name="Ana")
 
