@@ -18,9 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -28,11 +26,11 @@ from ..models import Lead, LeadStatusHistory, RoundRobinCursor
 from ..normalize import clean_text, phone_text, strip_meta_prefix
 from ..services import FILLABLE_FIELDS, active_salespeople
 from .columns import GENERIC_SOURCES, row_source
+from .matching import apply_fills, match_existing
 from .records import (
     _TEXT_FIELDS,
     BAD,
     CREATED,
-    DUPLICATE_EXISTING,
     DUPLICATE_IN_FILE,
     Counts,
     Record,
@@ -320,7 +318,7 @@ class Pipeline:
     def _write_chunk(self, chunk, pending, fills) -> None:
         now = timezone.now()
         if self.dry_run:
-            for rec in self._match_existing(pending, fills):
+            for rec in match_existing(pending, fills):
                 rec.outcome = CREATED
         else:
             # Insert first: the unique indexes find the duplicates of existing leads
@@ -329,7 +327,7 @@ class Pipeline:
             # matches nothing lost to a writer that has since rolled back: retry.
             rest = pending
             for _attempt in range(3):
-                rest = self._match_existing(self._insert(rest, now), fills)
+                rest = match_existing(self._insert(rest, now), fills)
                 if not rest:
                     break
             for rec in rest:
@@ -352,7 +350,7 @@ class Pipeline:
             created = [rec.lead_id for rec in chunk if rec.outcome == CREATED]
             if created:
                 self._after_create(created, now)
-            self._apply_fills(fills, now)
+            apply_fills(fills, now)
             if self.log is not None:
                 type(self.log).objects.filter(pk=self.log.pk).update(
                     processed_rows=total.rows,
@@ -363,103 +361,6 @@ class Pipeline:
                     updated_at=now,
                 )
         self.counts = total
-
-    def _match_existing(self, recs: list[Record], fills) -> list[Record]:
-        """Mark the records that match a lead in the database; return the rest."""
-        if not recs:
-            return []
-        columns = ("id", "phone", "email", "source", "external_id", *FILLABLE_FIELDS)
-        found: dict[int, dict] = {}
-        phones = [rec.phone for rec in recs if rec.phone]
-        emails = [rec.email for rec in recs if rec.email]
-        if connection.vendor == "postgresql":
-            self._match_existing_pg(recs, columns, found)
-            phones = emails = []
-        if phones:
-            for lead in Lead.objects.filter(~Q(phone=""), phone__in=phones).values(
-                *columns
-            ):
-                found[lead["id"]] = lead
-        if emails:
-            query = (
-                Lead.objects.annotate(email_lower=Lower("email"))
-                .filter(~Q(email=""), email_lower__in=emails)
-                .values(*columns)
-            )
-            for lead in query:
-                found[lead["id"]] = lead
-        by_source = defaultdict(list)
-        for rec in recs:
-            if rec.external_id:
-                by_source[rec.source].append(rec.external_id)
-        if connection.vendor == "postgresql":
-            by_source = {}
-        for source, ids in by_source.items():
-            query = Lead.objects.filter(
-                ~Q(external_id=""), source=source, external_id__in=ids
-            ).values(*columns)
-            for lead in query:
-                found[lead["id"]] = lead
-        if not found:
-            return list(recs)
-        by_key: dict[str, int] = {}
-        for lead_id in sorted(found, reverse=True):  # the oldest lead wins
-            lead = found[lead_id]
-            if lead["phone"]:
-                by_key["p" + lead["phone"]] = lead_id
-            if lead["email"]:
-                by_key["e" + lead["email"].lower()] = lead_id
-            if lead["external_id"]:
-                by_key["x" + lead["source"] + "\x1f" + lead["external_id"]] = lead_id
-        rest = []
-        for rec in recs:
-            matches = [by_key[key] for key in rec.keys() if key in by_key]
-            if not matches:
-                rest.append(rec)
-                continue
-            lead_id = min(matches)
-            rec.outcome = DUPLICATE_EXISTING
-            rec.matched = lead_id
-            wanted = fills[lead_id]
-            for name, value in rec.values.items():
-                if name in FILLABLE_FIELDS:
-                    wanted.setdefault(name, value)
-            for name in ("phone", "email"):
-                if getattr(rec, name):
-                    wanted.setdefault(name, getattr(rec, name))
-        return rest
-
-    @staticmethod
-    def _match_existing_pg(recs: list[Record], columns, found: dict) -> None:
-        """The same three lookups as the ORM path, with array parameters (cheaper
-        to build than 2,000-item IN lists); each condition matches its index."""
-        qn = connection.ops.quote_name
-        select = (
-            f"SELECT {', '.join(qn(c) for c in columns)} "  # noqa: S608
-            f"FROM {qn(Lead._meta.db_table)} WHERE "
-        )
-        phones = [rec.phone for rec in recs if rec.phone]
-        emails = [rec.email for rec in recs if rec.email]
-        sources = [rec.source for rec in recs if rec.external_id]
-        externals = [rec.external_id for rec in recs if rec.external_id]
-        queries = []
-        if phones:
-            queries.append(("phone <> '' AND phone = ANY(%s)", [phones]))
-        if emails:
-            queries.append(("email <> '' AND LOWER(email) = ANY(%s)", [emails]))
-        if externals:
-            queries.append(
-                (
-                    "external_id <> '' AND (source, external_id) IN "
-                    "(SELECT * FROM unnest(%s::varchar[], %s::varchar[]))",
-                    [sources, externals],
-                )
-            )
-        with connection.cursor() as cursor:
-            for condition, params in queries:
-                cursor.execute(select + condition, params)
-                for row in cursor.fetchall():
-                    found[row[0]] = dict(zip(columns, row, strict=True))
 
     # --- writing ----------------------------------------------------------------
 
@@ -521,72 +422,3 @@ class Pipeline:
                 f"WHERE id IN ({placeholders})",
                 [self.by_id, adapt(now), *lead_ids],
             )
-
-    def _apply_fills(self, fills: dict[int, dict], now: dt.datetime) -> None:
-        """Fill blank fields of matched leads (the rule of services._merge)."""
-        fills = {lead_id: wanted for lead_id, wanted in fills.items() if wanted}
-        if not fills:
-            return
-        leads = {
-            lead["id"]: lead
-            for lead in Lead.objects.filter(pk__in=list(fills)).values(
-                "id", "phone", "email", *FILLABLE_FIELDS
-            )
-        }
-        # Only a lead without a phone (email) can take one: look those up.
-        phones, emails = set(), set()
-        for lead_id, wanted in fills.items():
-            lead = leads.get(lead_id)
-            if lead is None:
-                continue
-            if wanted.get("phone") and not lead["phone"]:
-                phones.add(wanted["phone"])
-            if wanted.get("email") and not lead["email"]:
-                emails.add(wanted["email"])
-        taken = set()
-        if phones:
-            taken |= {
-                "p" + p
-                for p in Lead.objects.filter(
-                    ~Q(phone=""), phone__in=phones
-                ).values_list("phone", flat=True)
-            }
-        if emails:
-            taken |= {
-                "e" + e
-                for e in Lead.objects.annotate(email_lower=Lower("email"))
-                .filter(~Q(email=""), email_lower__in=emails)
-                .values_list("email_lower", flat=True)
-            }
-        # Plain field fills are grouped by their values (one UPDATE per group); a
-        # phone or email fill goes alone, in a savepoint, since another writer may
-        # take the same value meanwhile.
-        groups: dict[tuple, list[int]] = defaultdict(list)
-        for lead_id, wanted in fills.items():
-            lead = leads.get(lead_id)
-            if lead is None:
-                continue
-            updates = {
-                name: value
-                for name, value in wanted.items()
-                if name in FILLABLE_FIELDS and not lead[name]
-            }
-            contact = {}
-            for name, prefix in (("phone", "p"), ("email", "e")):
-                value = wanted.get(name)
-                if value and not lead[name] and prefix + value not in taken:
-                    contact[name] = value
-                    taken.add(prefix + value)
-            if contact:
-                try:
-                    with transaction.atomic():
-                        Lead.objects.filter(pk=lead_id).update(
-                            **updates, **contact, updated_at=now
-                        )
-                    continue
-                except IntegrityError:
-                    pass
-            if updates:
-                groups[tuple(sorted(updates.items()))].append(lead_id)
-        for updates, ids in groups.items():
-            Lead.objects.filter(pk__in=ids).update(**dict(updates), updated_at=now)
