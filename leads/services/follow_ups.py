@@ -13,8 +13,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from communications.models import Channel, MessageKind
+from communications.services import MessageSpec, enqueue_messages
+
 from ..models import OPEN_STATUSES, Lead, LeadFollowUp, LeadStatus
 
+REMIND_BATCH = 500
 # The name these log lines had before services became a package.
 logger = logging.getLogger("leads.services")
 User = get_user_model()
@@ -114,11 +118,27 @@ def process_follow_ups(*, now: dt.datetime | None = None) -> FollowUpRun:
     due = LeadFollowUp.objects.filter(status=LeadFollowUp.Status.OVERDUE).filter(
         Q(last_reminded_at__isnull=True) | Q(last_reminded_at__lte=now - interval)
     )
+    managers = list(
+        User.objects.filter(is_active=True, groups__name=settings.LEADS_MANAGER_GROUP)
+        .exclude(email="")
+        .distinct()
+    )
     reminded = escalated = 0
-    for pk in due.values_list("pk", flat=True).iterator():
-        result = _remind(pk, now, interval)
-        reminded += result in ("reminded", "escalated")
-        escalated += result == "escalated"
+    last_pk = 0
+    while True:
+        # Keyset batches: a backlog of thousands (a large import's missed first
+        # contacts) costs a few statements per batch, not per follow-up.
+        batch = list(
+            due.filter(pk__gt=last_pk)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:REMIND_BATCH]
+        )
+        if not batch:
+            break
+        last_pk = batch[-1]
+        batch_reminded, batch_escalated = _remind(batch, now, interval, managers)
+        reminded += batch_reminded
+        escalated += batch_escalated
     logger.info(
         "Lead follow-ups: %s first contacts missed, %s overdue, %s reminded, "
         "%s escalated",
@@ -132,44 +152,54 @@ def process_follow_ups(*, now: dt.datetime | None = None) -> FollowUpRun:
     )
 
 
-def _remind(pk: int, now: dt.datetime, interval: dt.timedelta) -> str:
+def _remind(
+    pks: list[int], now: dt.datetime, interval: dt.timedelta, managers: list
+) -> tuple[int, int]:
+    """Claim the follow-ups still due among ``pks`` (rows another run holds are
+    skipped, and a row it has just reminded no longer matches), count the reminder,
+    mark the escalations and enqueue the messages, in one transaction. Returns how
+    many were reminded and how many of them escalated."""
     with transaction.atomic():
-        follow_up = (
+        follow_ups = list(
             LeadFollowUp.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("lead", "assigned_to")
-            .filter(pk=pk, status=LeadFollowUp.Status.OVERDUE)
+            .filter(pk__in=pks, status=LeadFollowUp.Status.OVERDUE)
             .filter(
                 Q(last_reminded_at__isnull=True)
                 | Q(last_reminded_at__lte=now - interval)
             )
-            .first()
+            .order_by("pk")
         )
-        if follow_up is None:
-            return "skipped"
-        follow_up.reminder_count += 1
-        follow_up.last_reminded_at = now
-        fields = ["reminder_count", "last_reminded_at", "updated_at"]
-        outcome = "reminded"
-        if (
-            follow_up.reminder_count >= settings.LEADS_ESCALATE_AFTER_REMINDERS
-            and follow_up.escalated_at is None
-        ):
-            follow_up.escalated_at = now
-            fields.append("escalated_at")
-            outcome = "escalated"
-        follow_up.save(update_fields=fields)
-        _enqueue_reminders(follow_up, outcome)
-    return outcome
+        escalate_after = settings.LEADS_ESCALATE_AFTER_REMINDERS
+        specs = []
+        escalated = 0
+        for follow_up in follow_ups:
+            follow_up.reminder_count += 1
+            follow_up.last_reminded_at = now
+            follow_up.updated_at = now
+            escalate = (
+                follow_up.reminder_count >= escalate_after
+                and follow_up.escalated_at is None
+            )
+            if escalate:
+                follow_up.escalated_at = now
+                escalated += 1
+            specs += _reminder_specs(follow_up, managers if escalate else [])
+        LeadFollowUp.objects.bulk_update(
+            follow_ups,
+            ["reminder_count", "last_reminded_at", "escalated_at", "updated_at"],
+        )
+        if specs:
+            enqueue_messages(specs)
+    return len(follow_ups), escalated
 
 
-def _enqueue_reminders(follow_up: LeadFollowUp, outcome: str) -> None:
-    """Put the salesperson's reminder, and on escalation each manager's note, in the
-    outbox, inside the claim's transaction: the counter and the messages commit
-    together. The reminder's number is in its key, so no reminder is written twice.
+def _reminder_specs(follow_up: LeadFollowUp, managers: list) -> list[MessageSpec]:
+    """The salesperson's reminder, and each of ``managers``' note when it escalates.
+    They are enqueued inside the claim's transaction: the counter and the messages
+    commit together. The reminder's number is in its key, so no reminder is written
+    twice.
     """
-    from communications.models import Channel, MessageKind
-    from communications.services import MessageSpec, enqueue_messages
-
     lead = follow_up.lead
     context = {
         "follow_up": follow_up,
@@ -188,7 +218,7 @@ def _enqueue_reminders(follow_up: LeadFollowUp, outcome: str) -> None:
                 context=context,
             )
         )
-    if outcome == "escalated":
+    if managers:
         escalation = {
             "subject": _("overdue follow-up with %(lead)s") % {"lead": lead},
             "body": _(
@@ -203,9 +233,6 @@ def _enqueue_reminders(follow_up: LeadFollowUp, outcome: str) -> None:
                 "salesperson": follow_up.assigned_to or _("nobody"),
             },
         }
-        managers = User.objects.filter(
-            is_active=True, groups__name=settings.LEADS_MANAGER_GROUP
-        ).exclude(email="")
         specs += [
             MessageSpec(
                 MessageKind.ESCALATION,
@@ -215,7 +242,6 @@ def _enqueue_reminders(follow_up: LeadFollowUp, outcome: str) -> None:
                 period="escalation",
                 context={**context, **escalation},
             )
-            for manager in managers.distinct()
+            for manager in managers
         ]
-    if specs:
-        enqueue_messages(specs)
+    return specs
