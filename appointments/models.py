@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -6,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clients.models import Client
-from crm_project.models import TimeStamped
+from crm_project.models import TimeStamped, staff_field
 from crm_project.status import StatusHistory, StatusTracked
 from packages.models import PackagePurchase
 from services.models import Service
@@ -96,14 +95,7 @@ class Appointment(StatusTracked, TimeStamped):
         on_delete=models.PROTECT,
         related_name="appointments",
     )
-    staff = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("staff member"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="appointments",
-    )
+    staff = staff_field(_("staff member"), related_name="appointments")
     start_at = models.DateTimeField(_("starts"))
     end_at = models.DateTimeField(_("ends"))
     price = models.DecimalField(
@@ -136,15 +128,7 @@ class Appointment(StatusTracked, TimeStamped):
         ),
     )
     override_reason = models.CharField(_("override reason"), max_length=255, blank=True)
-    override_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("override approved by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        editable=False,
-    )
+    override_by = staff_field(_("override approved by"), editable=False)
     feedback_rating = models.PositiveSmallIntegerField(
         _("rating"),
         null=True,
@@ -153,15 +137,7 @@ class Appointment(StatusTracked, TimeStamped):
     )
     feedback_comment = models.TextField(_("feedback"), blank=True)
     notes = models.TextField(_("notes"), blank=True)
-    booked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("booked by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        editable=False,
-    )
+    booked_by = staff_field(_("booked by"), editable=False)
 
     objects = AppointmentQuerySet.as_manager()
 

@@ -10,7 +10,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from crm_project.models import TimeStamped
+from crm_project.models import TimeStamped, staff_field
 from crm_project.phones import normalize_phone, validate_phone
 from services.models import Contraindication
 
@@ -55,6 +55,13 @@ class ClientQuerySet(models.QuerySet):
         return self.filter(phone=phone) if phone else self.none()
 
 
+class Language(models.TextChoices):
+    """Languages we write to clients in: a client's, a template's, a message's."""
+
+    ENGLISH = "en", _("English")
+    SPANISH = "es", _("Spanish")
+
+
 class Client(TimeStamped):
     class Stage(models.TextChoices):
         LEAD = "lead", _("Lead")
@@ -64,9 +71,7 @@ class Client(TimeStamped):
         AT_RISK = "at_risk", _("At risk")
         CHURNED = "churned", _("Churned")
 
-    class Language(models.TextChoices):
-        ENGLISH = "en", _("English")
-        SPANISH = "es", _("Spanish")
+    Language = Language  # Client.Language, as callers have always spelt it
 
     first_name = models.CharField(_("first name"), max_length=100)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
@@ -328,14 +333,7 @@ class Interaction(TimeStamped):
     )
     subject = models.CharField(_("subject"), max_length=200)
     outcome = models.TextField(_("outcome"), blank=True)
-    handled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("handled by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    handled_by = staff_field(_("handled by"))
     occurred_at = models.DateTimeField(_("when"))
     follow_up_on = models.DateField(_("follow up on"), null=True, blank=True)
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from crm_project.models import TimeStamped
+from clients.models import Language
+from crm_project.models import TimeStamped, staff_field
 
 
 class MessageKind(models.TextChoices):
@@ -49,11 +50,6 @@ class Channel(models.TextChoices):
     EMAIL = "email", _("Email")
     SMS = "sms", _("SMS")
     WHATSAPP = "whatsapp", _("WhatsApp")
-
-
-class Language(models.TextChoices):
-    ENGLISH = "en", _("English")
-    SPANISH = "es", _("Spanish")
 
 
 class Reason(models.TextChoices):
@@ -200,14 +196,7 @@ class Message(TimeStamped):
     # Unique by the constraint below, not unique=True: that would add a second
     # (pattern-matching) index nobody reads, and every insert pays for each index.
     idempotency_key = models.CharField(_("idempotency key"), max_length=255)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("created by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    created_by = staff_field(_("created by"))
 
     objects = MessageQuerySet.as_manager()
 
@@ -465,14 +454,7 @@ class OptOut(TimeStamped):
         blank=True,
         related_name="opt_outs",
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("recorded by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    created_by = staff_field(_("recorded by"))
 
     class Meta:
         verbose_name = _("opt-out")
@@ -553,15 +535,7 @@ class JobRun(models.Model):
     skipped = models.JSONField(_("skipped, by reason"), default=dict, blank=True)
     failed = models.PositiveIntegerField(_("failed"), default=0)
     error = models.TextField(_("error"), blank=True)
-    triggered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("run by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text=_("Empty: the schedule."),
-    )
+    triggered_by = staff_field(_("run by"), help_text=_("Empty: the schedule."))
 
     class Meta:
         verbose_name = _("job run")
@@ -618,32 +592,14 @@ class ScheduledMessage(TimeStamped):
         blank=True,
         related_name="scheduled_from",
     )
-    assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("for"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
+    assigned_to = staff_field(
+        _("for"),
         related_name="scheduled_messages",
         help_text=_("Who should see it when due; empty: all staff."),
     )
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
-    done_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("done by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("created by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    done_by = staff_field(_("done by"))
+    created_by = staff_field(_("created by"))
 
     class Meta:
         verbose_name = _("scheduled message")
@@ -715,14 +671,7 @@ class Segment(TimeStamped):
         blank=True,
         choices=[(m, m) for m in range(1, 13)],
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("created by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    created_by = staff_field(_("created by"))
 
     class Meta:
         verbose_name = _("segment")
@@ -781,14 +730,7 @@ class Campaign(TimeStamped):
     skipped = models.JSONField(_("skipped, by reason"), default=dict, blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("created by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    created_by = staff_field(_("created by"))
 
     class Meta:
         verbose_name = _("campaign")

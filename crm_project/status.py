@@ -7,10 +7,11 @@ Who changes it and why travel on the instance (``mark_status_change``), so the a
 service, a task and a plain ``save()`` in the shell all leave the same trace.
 """
 
-from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from crm_project.models import staff_field
 
 
 class StatusTracked(models.Model):
@@ -59,24 +60,11 @@ class StatusTracked(models.Model):
         self._status_note = note
 
 
-def changed_by_field(**options) -> models.ForeignKey:
-    """Who made a status change (a subclass may redefine it, e.g. unindexed)."""
-    return models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("changed by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        **options,
-    )
-
-
 class StatusHistory(models.Model):
     """One status change: who, when, why. Subclasses add the link to their subject
     and ``from_status`` / ``to_status`` with the subject's choices."""
 
-    changed_by = changed_by_field()
+    changed_by = staff_field(_("changed by"))
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
     note = models.CharField(_("note"), max_length=255, blank=True)
 

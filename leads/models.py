@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -9,8 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from clients.models import Client
-from crm_project.models import TimeStamped
-from crm_project.status import StatusHistory, StatusTracked, changed_by_field
+from crm_project.models import TimeStamped, staff_field
+from crm_project.status import StatusHistory, StatusTracked
 
 
 class Source(models.TextChoices):
@@ -118,12 +117,8 @@ class Lead(StatusTracked, TimeStamped):
         _("status"), max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW
     )
     lost_reason = models.CharField(_("lost reason"), max_length=255, blank=True)
-    assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("salesperson"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
+    assigned_to = staff_field(
+        _("salesperson"),
         related_name="leads",
         db_index=False,  # lead_owner_idx leads with it
     )
@@ -225,7 +220,7 @@ class LeadStatusHistory(StatusHistory):
     to_status = models.CharField(_("to"), max_length=20, choices=LeadStatus.choices)
     # As StatusHistory's, indexed only where set: imports and webhooks write a
     # creation row per lead with nobody in it.
-    changed_by = changed_by_field(db_index=False)
+    changed_by = staff_field(_("changed by"), db_index=False)
 
     class Meta(StatusHistory.Meta):
         verbose_name = _("lead status change")
@@ -278,14 +273,7 @@ class ImportLog(TimeStamped):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("imported by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    created_by = staff_field(_("imported by"))
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
     created_count = models.PositiveIntegerField(_("leads created"), default=0)
@@ -346,12 +334,8 @@ class LeadFollowUp(TimeStamped):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
-    assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("salesperson"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
+    assigned_to = staff_field(
+        _("salesperson"),
         related_name="lead_follow_ups",
         db_index=False,  # followup_owner_idx leads with it
     )
@@ -359,14 +343,7 @@ class LeadFollowUp(TimeStamped):
     last_reminded_at = models.DateTimeField(_("last reminded"), null=True, blank=True)
     escalated_at = models.DateTimeField(_("escalated"), null=True, blank=True)
     completed_at = models.DateTimeField(_("done at"), null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("created by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    created_by = staff_field(_("created by"))
     # A new lead's first-contact deadline lives on the lead; this row is written
     # only when the deadline is missed (see services.open_missed_first_contacts).
     first_contact = models.BooleanField(

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from clients.models import Client
-from crm_project.models import TimeStamped
+from crm_project.models import TimeStamped, staff_field
 from services.models import Service
 
 from .validators import validate_receipt
@@ -129,14 +129,7 @@ class PackagePurchase(TimeStamped):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
     )
-    sold_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("sold by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    sold_by = staff_field(_("sold by"))
     notes = models.TextField(_("notes"), blank=True)
 
     objects = PackagePurchaseQuerySet.as_manager()
@@ -221,14 +214,7 @@ class Payment(TimeStamped):
         validators=[validate_receipt],
         help_text=_("PDF, JPEG, PNG or WebP, up to 5 MB."),
     )
-    received_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("received by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    received_by = staff_field(_("received by"))
 
     class Meta:
         verbose_name = _("payment")

@@ -1,6 +1,5 @@
 import datetime as dt
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -10,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from clients.models import Client
-from crm_project.models import TimeStamped
+from crm_project.models import TimeStamped, staff_field
 
 from .patterns import DayPattern, pattern_matches
 
@@ -36,14 +35,7 @@ def occupancy_percent(taken: int, capacity: int) -> float:
 class Course(TimeStamped):
     name = models.CharField(_("name"), max_length=150, unique=True)
     description = models.TextField(_("description"), blank=True)
-    teacher = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("teacher"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="courses_taught",
-    )
+    teacher = staff_field(_("teacher"), related_name="courses_taught")
     price = models.DecimalField(
         _("price"),
         max_digits=10,
@@ -149,14 +141,7 @@ class Group(TimeStamped):
         on_delete=models.PROTECT,
         related_name="groups",
     )
-    teacher = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("teacher"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="groups_taught",
-    )
+    teacher = staff_field(_("teacher"), related_name="groups_taught")
     capacity = models.PositiveSmallIntegerField(
         _("capacity"), validators=[MinValueValidator(1)]
     )
@@ -301,14 +286,7 @@ class Enrollment(TimeStamped):
     )
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"), null=True, blank=True)
-    enrolled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("enrolled by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    enrolled_by = staff_field(_("enrolled by"))
 
     class Meta:
         verbose_name = _("enrollment")
@@ -361,14 +339,7 @@ class WaitlistEntry(TimeStamped):
     offered_at = models.DateTimeField(_("offered at"), null=True, blank=True)
     enrolled_at = models.DateTimeField(_("enrolled at"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=255, blank=True)
-    added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("added by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    added_by = staff_field(_("added by"))
 
     class Meta:
         verbose_name = _("waitlist entry")
@@ -404,14 +375,7 @@ class Attendance(TimeStamped):
     status = models.CharField(
         _("status"), max_length=10, choices=AttendanceStatus.choices
     )
-    marked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("marked by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    marked_by = staff_field(_("marked by"))
 
     class Meta:
         verbose_name = _("attendance")

@@ -1,6 +1,5 @@
 import datetime as dt
 
-from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
@@ -8,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from crm_project.models import TimeStamped
+from crm_project.models import TimeStamped, staff_field
 from crm_project.status import StatusHistory, StatusTracked
 from leads.models import Lead
 from scheduling.models import Enrollment, Group, WaitlistEntry
@@ -87,14 +86,7 @@ class Trial(StatusTracked, TimeStamped):
     lesson_date = models.DateField(_("lesson date"))
     starts_at = models.DateTimeField(_("starts"))
     ends_at = models.DateTimeField(_("ends"))
-    salesperson = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("salesperson"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="trials",
-    )
+    salesperson = staff_field(_("salesperson"), related_name="trials")
     status = models.CharField(
         _("status"),
         max_length=12,
@@ -126,14 +118,7 @@ class Trial(StatusTracked, TimeStamped):
         related_name="trials",
         help_text=_("Where an accepted trial went when the group was full."),
     )
-    booked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("booked by"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
+    booked_by = staff_field(_("booked by"))
     result_at = models.DateTimeField(_("result recorded"), null=True, blank=True)
 
     objects = TrialQuerySet.as_manager()
